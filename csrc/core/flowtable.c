@@ -1,0 +1,343 @@
+/*
+ * flowtable.c - directional TCP flow table.
+ *
+ * Design
+ * ------
+ * Flows live in one growable array, `flows`, indexed by tf_flow_id: a flow's
+ * id is the order in which it was opened, so walking the array and skipping
+ * closed flows lists the open flows in the order they were (re)opened, which
+ * is the order pcapkit's tracer reports them in.  A second array, `closed`,
+ * records flow ids in the order their FIN closed them.
+ *
+ * Open flows are indexed by an open-addressing hash table with linear
+ * probing.  A slot is 8 bytes: 32 bits of the key's hash and the flow id + 1
+ * (0 marks an empty slot), so most probes compare a hash fragment and never
+ * touch the flow.  The table holds at most 1/2 load; it doubles when that
+ * would be exceeded.  Deletion uses backward shifting, so there are no
+ * tombstones and probe sequences stay short however many flows close.
+ *
+ * The hash mixes the 48 key bytes as six 64-bit words with a per-table
+ * seed, so crafted captures cannot aim at one bucket without knowing it.
+ *
+ * Each flow keeps its frame numbers in a growable uint64_t array (8 bytes a
+ * frame).  Opening a flow reserves room for its first frame and for its
+ * entry in `closed`, so the steps that follow a successful open cannot fail
+ * and the caller never has to undo half an update.
+ */
+#include <string.h>
+
+#include "tf.h"
+
+#define INITIAL_SLOTS 64u
+#define INITIAL_FRAMES 4u
+#define MAX_FLOWS ((uint64_t)UINT32_MAX - 1u)
+
+typedef struct flow {
+    tf_flow_key key;
+    uint64_t *frames;
+    uint64_t frame_count;
+    uint64_t frame_cap;
+    uint32_t hash;
+    uint8_t open;
+} flow;
+
+typedef struct slot {
+    uint32_t hash;
+    uint32_t id1; /* flow id + 1; 0 = empty */
+} slot;
+
+struct tf_flowtable {
+    const tf_allocator *alloc;
+    tf_allocator alloc_copy;
+    uint64_t seed;
+    flow *flows;
+    uint64_t flow_count;
+    uint64_t flow_cap;
+    uint64_t *closed;
+    uint64_t closed_count;
+    uint64_t closed_cap;
+    slot *slots;
+    uint64_t slot_mask; /* slot count - 1 (a power of two) */
+    uint64_t open_count;
+};
+
+void tf_flow_key_init(tf_flow_key *key)
+{
+    memset(key, 0, sizeof(*key));
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x;
+}
+
+static uint32_t key_hash(uint64_t seed, const tf_flow_key *key)
+{
+    uint64_t words[sizeof(tf_flow_key) / 8];
+    uint64_t h = seed;
+    size_t i;
+
+    memcpy(words, key, sizeof(words));
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        h = mix64(h ^ words[i]) + UINT64_C(0x9e3779b97f4a7c15);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+tf_status tf_flowtable_new(const tf_allocator *alloc, uint64_t seed, tf_flowtable **out)
+{
+    tf_flowtable *t;
+
+    *out = NULL;
+    t = tf_malloc(alloc, sizeof(*t));
+    if (t == NULL)
+        return TF_ERR_NOMEM;
+    memset(t, 0, sizeof(*t));
+    if (alloc != NULL) {
+        t->alloc_copy = *alloc;
+        t->alloc = &t->alloc_copy;
+    }
+    t->seed = mix64(seed ^ UINT64_C(0x5851f42d4c957f2d));
+    t->slots = tf_reallocarray(t->alloc, NULL, INITIAL_SLOTS, sizeof(slot));
+    if (t->slots == NULL) {
+        tf_free(t->alloc, t);
+        return TF_ERR_NOMEM;
+    }
+    memset(t->slots, 0, INITIAL_SLOTS * sizeof(slot));
+    t->slot_mask = INITIAL_SLOTS - 1;
+    *out = t;
+    return TF_OK;
+}
+
+void tf_flowtable_free(tf_flowtable *t)
+{
+    uint64_t i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < t->flow_count; i++)
+        tf_free(t->alloc, t->flows[i].frames);
+    tf_free(t->alloc, t->flows);
+    tf_free(t->alloc, t->closed);
+    tf_free(t->alloc, t->slots);
+    tf_free(t->alloc, t);
+}
+
+/* Index of the slot holding id, or of the empty slot where key would go. */
+static uint64_t probe(const tf_flowtable *t, const tf_flow_key *key, uint32_t hash)
+{
+    uint64_t i = hash & t->slot_mask;
+
+    for (;;) {
+        const slot *s = &t->slots[i];
+        if (s->id1 == 0)
+            return i;
+        if (s->hash == hash && memcmp(&t->flows[s->id1 - 1].key, key, sizeof(*key)) == 0)
+            return i;
+        i = (i + 1) & t->slot_mask;
+    }
+}
+
+int tf_flowtable_find(const tf_flowtable *t, const tf_flow_key *key, tf_flow_id *id)
+{
+    uint32_t hash = key_hash(t->seed, key);
+    uint64_t i = probe(t, key, hash);
+
+    if (t->slots[i].id1 == 0)
+        return 0;
+    *id = t->slots[i].id1 - 1;
+    return 1;
+}
+
+static tf_status grow_slots(tf_flowtable *t)
+{
+    uint64_t old_count = t->slot_mask + 1;
+    uint64_t new_count = old_count * 2;
+    slot *old = t->slots;
+    slot *fresh;
+    uint64_t i;
+
+    if (new_count > SIZE_MAX / sizeof(slot))
+        return TF_ERR_LIMIT;
+    fresh = tf_reallocarray(t->alloc, NULL, (size_t)new_count, sizeof(slot));
+    if (fresh == NULL)
+        return TF_ERR_NOMEM;
+    memset(fresh, 0, (size_t)new_count * sizeof(slot));
+    t->slots = fresh;
+    t->slot_mask = new_count - 1;
+    for (i = 0; i < old_count; i++) {
+        uint64_t j;
+        if (old[i].id1 == 0)
+            continue;
+        j = old[i].hash & t->slot_mask;
+        while (fresh[j].id1 != 0)
+            j = (j + 1) & t->slot_mask;
+        fresh[j] = old[i];
+    }
+    tf_free(t->alloc, old);
+    return TF_OK;
+}
+
+/* Makes room for n more elements of size bytes in *array (capacity *cap). */
+static tf_status reserve(const tf_allocator *a, void **array, uint64_t *cap, uint64_t used,
+                         uint64_t n, size_t size, uint64_t initial)
+{
+    uint64_t want = *cap ? *cap : initial;
+    void *p;
+
+    if (used + n <= *cap)
+        return TF_OK;
+    while (want < used + n) {
+        if (want > UINT64_MAX / 2)
+            return TF_ERR_LIMIT;
+        want *= 2;
+    }
+    if (want > SIZE_MAX / size)
+        return TF_ERR_LIMIT;
+    p = tf_reallocarray(a, *array, (size_t)want, size);
+    if (p == NULL)
+        return TF_ERR_NOMEM;
+    *array = p;
+    *cap = want;
+    return TF_OK;
+}
+
+tf_status tf_flowtable_open(tf_flowtable *t, const tf_flow_key *key, tf_flow_id *id)
+{
+    uint32_t hash = key_hash(t->seed, key);
+    uint64_t i;
+    tf_status st;
+    uint64_t *frames;
+    flow *f;
+
+    if (t->flow_count >= MAX_FLOWS)
+        return TF_ERR_LIMIT;
+    if (t->slots[probe(t, key, hash)].id1 != 0)
+        return TF_ERR_INVALID;
+    if ((t->open_count + 1) * 2 > t->slot_mask + 1) {
+        st = grow_slots(t);
+        if (st != TF_OK)
+            return st;
+    }
+    st = reserve(t->alloc, (void **)&t->flows, &t->flow_cap, t->flow_count, 1, sizeof(flow), 16);
+    if (st != TF_OK)
+        return st;
+    st = reserve(t->alloc, (void **)&t->closed, &t->closed_cap, t->closed_count,
+                 t->flow_count + 1 - t->closed_count, sizeof(uint64_t), 16);
+    if (st != TF_OK)
+        return st;
+    frames = tf_reallocarray(t->alloc, NULL, INITIAL_FRAMES, sizeof(uint64_t));
+    if (frames == NULL)
+        return TF_ERR_NOMEM;
+
+    f = &t->flows[t->flow_count];
+    memset(f, 0, sizeof(*f));
+    f->key = *key;
+    f->frames = frames;
+    f->frame_cap = INITIAL_FRAMES;
+    f->hash = hash;
+    f->open = 1;
+
+    i = probe(t, key, hash);
+    t->slots[i].hash = hash;
+    t->slots[i].id1 = (uint32_t)(t->flow_count + 1);
+    *id = t->flow_count;
+    t->flow_count++;
+    t->open_count++;
+    return TF_OK;
+}
+
+tf_status tf_flowtable_append(tf_flowtable *t, tf_flow_id id, uint64_t frame)
+{
+    flow *f;
+    tf_status st;
+
+    if (id >= t->flow_count || !t->flows[id].open)
+        return TF_ERR_INVALID;
+    f = &t->flows[id];
+    st = reserve(t->alloc, (void **)&f->frames, &f->frame_cap, f->frame_count, 1,
+                 sizeof(uint64_t), INITIAL_FRAMES);
+    if (st != TF_OK)
+        return st;
+    f->frames[f->frame_count++] = frame;
+    return TF_OK;
+}
+
+tf_status tf_flowtable_close(tf_flowtable *t, tf_flow_id id)
+{
+    flow *f;
+    uint64_t i, j;
+
+    if (id >= t->flow_count || !t->flows[id].open)
+        return TF_ERR_INVALID;
+    f = &t->flows[id];
+    i = probe(t, &f->key, f->hash);
+    /* Backward-shift deletion: pull later members of the cluster into the
+     * hole when their home slot does not lie between the hole and them. */
+    for (;;) {
+        uint64_t home;
+        t->slots[i].id1 = 0;
+        j = i;
+        for (;;) {
+            j = (j + 1) & t->slot_mask;
+            if (t->slots[j].id1 == 0)
+                goto done;
+            home = t->slots[j].hash & t->slot_mask;
+            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+                break;
+        }
+        t->slots[i] = t->slots[j];
+        i = j;
+    }
+done:
+    f->open = 0;
+    t->open_count--;
+    t->closed[t->closed_count++] = id; /* room reserved by open */
+    return TF_OK;
+}
+
+void tf_flowtable_release_frames(tf_flowtable *t, tf_flow_id id)
+{
+    flow *f;
+
+    if (id >= t->flow_count || t->flows[id].open)
+        return;
+    f = &t->flows[id];
+    tf_free(t->alloc, f->frames);
+    f->frames = NULL;
+    f->frame_cap = 0;
+}
+
+uint64_t tf_flowtable_flow_count(const tf_flowtable *t)
+{
+    return t->flow_count;
+}
+
+uint64_t tf_flowtable_open_count(const tf_flowtable *t)
+{
+    return t->open_count;
+}
+
+uint64_t tf_flowtable_closed_count(const tf_flowtable *t)
+{
+    return t->closed_count;
+}
+
+tf_flow_id tf_flowtable_closed_at(const tf_flowtable *t, uint64_t i)
+{
+    return t->closed[i];
+}
+
+void tf_flowtable_info(const tf_flowtable *t, tf_flow_id id, tf_flow_info *info)
+{
+    const flow *f = &t->flows[id];
+
+    info->key = &f->key;
+    info->frames = f->frames;
+    info->frame_count = f->frame_count;
+    info->open = f->open;
+}

@@ -1,0 +1,173 @@
+/*
+ * tf.h - public interface of the pcapkit-tcpflow C core.
+ *
+ * The core is plain C99: it never includes Python.h and never holds a Python
+ * object.  It offers opaque objects with new/free pairs (free accepts NULL),
+ * reports every failure as a tf_status (tf_strerror() names it) and routes all
+ * allocation through one tf_allocator, so tests can make the Nth allocation
+ * fail.  There is no mutable global state.
+ *
+ * Public symbols start with tf_; everything else in the core is static.
+ */
+#ifndef TF_H
+#define TF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum tf_status {
+    TF_OK = 0,
+    TF_ERR_NOMEM,   /* an allocation failed */
+    TF_ERR_INVALID, /* an argument is out of range or inconsistent */
+    TF_ERR_IO,      /* a system call failed; errno holds the reason */
+    TF_ERR_LIMIT    /* a fixed limit of the core was reached */
+} tf_status;
+
+/* A short static English description of a status. */
+const char *tf_strerror(tf_status status);
+
+/* --------------------------------------------------------------- allocation */
+
+/*
+ * Every allocation of the core goes through one of these.  ctx is passed
+ * back unchanged.  A NULL tf_allocator pointer means the C library's
+ * malloc/realloc/free.
+ */
+typedef struct tf_allocator {
+    void *(*malloc_fn)(void *ctx, size_t size);
+    void *(*realloc_fn)(void *ctx, void *ptr, size_t size);
+    void (*free_fn)(void *ctx, void *ptr);
+    void *ctx;
+} tf_allocator;
+
+void *tf_malloc(const tf_allocator *a, size_t size);
+void *tf_realloc(const tf_allocator *a, void *ptr, size_t size);
+void tf_free(const tf_allocator *a, void *ptr);
+/* tf_realloc of count*size bytes with an overflow check (NULL on overflow). */
+void *tf_reallocarray(const tf_allocator *a, void *ptr, size_t count, size_t size);
+
+/* ----------------------------------------------------------------- flow key */
+
+enum { TF_FAMILY_IPV4 = 4, TF_FAMILY_IPV6 = 6 };
+
+/*
+ * A directional flow key: (source address, source port, destination
+ * address, destination port).  Each address has its own family (an IPv4
+ * address is stored in the first 4 bytes, the rest zero) and a zone number
+ * (0 = none; the binding numbers IPv6 scope ids).  Always start from
+ * tf_flow_key_init() so that unused bytes and padding are zero: keys are
+ * compared and hashed as raw bytes.
+ */
+typedef struct tf_flow_key {
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint32_t src_zone;
+    uint32_t dst_zone;
+    uint16_t src_port;
+    uint16_t dst_port;
+    uint8_t src_family;
+    uint8_t dst_family;
+    uint8_t reserved[2];
+} tf_flow_key;
+
+void tf_flow_key_init(tf_flow_key *key);
+
+/* --------------------------------------------------------------- flow table */
+
+typedef struct tf_flowtable tf_flowtable;
+
+/* Identifies a flow for the table's lifetime: flows are numbered 0, 1, 2, ...
+ * in the order they were opened. */
+typedef uint64_t tf_flow_id;
+
+typedef struct tf_flow_info {
+    const tf_flow_key *key;
+    const uint64_t *frames; /* NULL once released */
+    uint64_t frame_count;
+    int open;               /* 1 while the flow is in the table */
+} tf_flow_info;
+
+/* seed randomises the hash function (any value works; use a random one). */
+tf_status tf_flowtable_new(const tf_allocator *alloc, uint64_t seed, tf_flowtable **out);
+void tf_flowtable_free(tf_flowtable *table);
+
+/* Looks an open flow up.  Returns 1 and sets *id when found, 0 otherwise. */
+int tf_flowtable_find(const tf_flowtable *table, const tf_flow_key *key, tf_flow_id *id);
+
+/*
+ * Opens a new flow for key, which must not be open already (TF_ERR_INVALID).
+ * Reserves room so that the first tf_flowtable_append() and the later
+ * tf_flowtable_close() of this flow cannot fail.
+ */
+tf_status tf_flowtable_open(tf_flowtable *table, const tf_flow_key *key, tf_flow_id *id);
+
+/* Appends a frame number to an open flow.  On failure nothing changes. */
+tf_status tf_flowtable_append(tf_flowtable *table, tf_flow_id id, uint64_t frame);
+
+/* Removes an open flow from the table and records it as the next closed
+ * flow.  Its frame numbers stay readable until released.  Cannot fail for an
+ * open flow. */
+tf_status tf_flowtable_close(tf_flowtable *table, tf_flow_id id);
+
+/* Frees the frame numbers of a closed flow (they are no longer needed once
+ * the caller has copied them). */
+void tf_flowtable_release_frames(tf_flowtable *table, tf_flow_id id);
+
+/* Number of flows ever opened; number currently open; number closed. */
+uint64_t tf_flowtable_flow_count(const tf_flowtable *table);
+uint64_t tf_flowtable_open_count(const tf_flowtable *table);
+uint64_t tf_flowtable_closed_count(const tf_flowtable *table);
+
+/* The i-th closed flow, in closing order (i < closed_count). */
+tf_flow_id tf_flowtable_closed_at(const tf_flowtable *table, uint64_t i);
+
+/* Details of a flow (id < flow_count). */
+void tf_flowtable_info(const tf_flowtable *table, tf_flow_id id, tf_flow_info *info);
+
+/* -------------------------------------------------------------- pcap writer */
+
+/*
+ * Classic pcap files (not pcapng).  The global header holds version 2.4,
+ * thiszone 0, sigfigs 0, snaplen 262144 and the given link type, with the
+ * magic number for the chosen byte order and resolution.  Records are
+ * written with an explicit 16-byte on-disk header, never an in-memory
+ * struct.
+ */
+enum { TF_PCAP_SNAPLEN = 262144 };
+
+typedef struct tf_pcap_format {
+    uint32_t linktype;
+    int big_endian;  /* nonzero: big-endian file */
+    int nanosecond;  /* nonzero: nanosecond timestamps */
+} tf_pcap_format;
+
+/* Encodes the 24-byte global header. */
+void tf_pcap_encode_header(const tf_pcap_format *fmt, uint8_t out[24]);
+
+/*
+ * Encodes a 16-byte record header.  ts_nsec is the fraction of the second in
+ * nanoseconds (< 10^9); for a microsecond file it is truncated to
+ * microseconds.  Returns TF_ERR_INVALID when ts_sec does not fit 32 bits or
+ * ts_nsec >= 10^9.
+ */
+tf_status tf_pcap_encode_record(const tf_pcap_format *fmt, int64_t ts_sec, uint32_t ts_nsec,
+                                uint32_t caplen, uint32_t origlen, uint8_t out[16]);
+
+/* Creates (truncates) path and writes the global header. */
+tf_status tf_pcap_create(const char *path, const tf_pcap_format *fmt);
+
+/* Opens path for appending and writes one record (header + data). */
+tf_status tf_pcap_append(const char *path, const tf_pcap_format *fmt, int64_t ts_sec,
+                         uint32_t ts_nsec, uint32_t origlen, const uint8_t *data, uint32_t caplen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TF_H */

@@ -1,0 +1,121 @@
+"""What pcapkit_tcpflow borrows from pcapkit when it is installed.
+
+pcapkit is optional.  When it imports, the tracer shares pcapkit's dumper
+registry, returns pcapkit's own ``Index`` objects and reports through
+pcapkit's warning and exception classes, so it is interchangeable with
+pcapkit's tracer.  When it does not, small equivalents defined here and in
+:mod:`pcapkit_tcpflow.index` take their place.
+"""
+from __future__ import annotations
+
+import collections
+import importlib
+import warnings
+from typing import Any, NamedTuple
+
+__all__ = [
+    'HAVE_PCAPKIT', 'HAVE_DICTDUMPER', 'ModuleDescriptor', 'Index', 'Buffer', 'TCP_Protocol',
+    'FormatWarning', 'FileWarning', 'RegistryWarning', 'FileExists', 'RegistryError',
+    'warn', 'make_dumper', 'pcapkit_traceflow_bases',
+]
+
+try:
+    import dictdumper.dumper as _dictdumper_dumper
+except ImportError:  # pragma: no cover - exercised by the no-pcapkit subprocess test
+    _dictdumper_dumper = None  # type: ignore[assignment]
+
+HAVE_DICTDUMPER = _dictdumper_dumper is not None
+
+try:
+    from pcapkit.corekit.module import ModuleDescriptor
+    from pcapkit.dumpkit.common import make_dumper
+    from pcapkit.foundation.traceflow.data.tcp import Buffer, Index
+    from pcapkit.foundation.traceflow.traceflow import TraceFlow as _PKTraceFlow
+    from pcapkit.foundation.traceflow.traceflow import TraceFlowBase as _PKTraceFlowBase
+    from pcapkit.protocols.transport.tcp import TCP as TCP_Protocol
+    from pcapkit.utilities.exceptions import FileExists, RegistryError
+    from pcapkit.utilities.warnings import FileWarning, FormatWarning, RegistryWarning
+    from pcapkit.utilities.warnings import warn as _pcapkit_warn
+except ImportError:
+    HAVE_PCAPKIT = False
+else:
+    HAVE_PCAPKIT = True
+
+
+if HAVE_PCAPKIT:
+    def warn(message: str, category: type[Warning]) -> None:
+        """Warn the way pcapkit does (its logger, then :func:`warnings.warn`)."""
+        _pcapkit_warn(message, category)
+
+    def pcapkit_traceflow_bases() -> tuple[type, type]:
+        """pcapkit's ``TraceFlow`` ABC and ``TraceFlowBase`` class."""
+        return _PKTraceFlow, _PKTraceFlowBase
+
+else:
+    from pcapkit_tcpflow.index import Buffer, Index  # noqa: F401
+
+    TCP_Protocol = None
+
+    class ModuleDescriptor(NamedTuple):  # type: ignore[no-redef]
+        """A class named by module and attribute, imported on first use."""
+
+        module: str
+        name: str
+
+        @property
+        def klass(self) -> Any:
+            """Import the class."""
+            return getattr(importlib.import_module(self.module), self.name)
+
+    class FormatWarning(ImportWarning):  # type: ignore[no-redef]
+        """Unknown output format."""
+
+    class FileWarning(RuntimeWarning):  # type: ignore[no-redef]
+        """Problem with an output path."""
+
+    class RegistryWarning(RuntimeWarning):  # type: ignore[no-redef]
+        """A registry entry was overwritten."""
+
+    class FileExists(FileExistsError):  # type: ignore[no-redef]
+        """The output path exists and is not a folder."""
+
+    class RegistryError(TypeError):  # type: ignore[no-redef]
+        """A registered object has the wrong type."""
+
+    def warn(message: str, category: type[Warning]) -> None:  # type: ignore[misc]
+        """Issue a Python warning."""
+        warnings.warn(message, category, stacklevel=4)
+
+    def make_dumper(output: type) -> type:  # type: ignore[misc]
+        """Give a dictdumper class the conversions pcapkit's make_dumper adds."""
+        import datetime
+        import decimal
+        import enum
+        import ipaddress
+
+        if _dictdumper_dumper is None or not issubclass(output, _dictdumper_dumper.Dumper):
+            return output
+
+        class DictDumper(output):  # type: ignore[valid-type,misc]
+            def object_hook(self, o: Any) -> Any:
+                if isinstance(o, decimal.Decimal):
+                    return str(o)
+                if isinstance(o, datetime.timedelta):
+                    return o.total_seconds()
+                if isinstance(o, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+                    return str(o)
+                if isinstance(o, enum.Enum):
+                    return f'{type(o).__name__}::{o.name} [{o.value}]'
+                if isinstance(o, collections.abc.Mapping) and not isinstance(o, dict):
+                    return dict(o)
+                return super().object_hook(o)
+
+        return DictDumper
+
+    def pcapkit_traceflow_bases() -> tuple[type, type]:  # type: ignore[misc]
+        raise ImportError('pcapkit is not installed (pip install pypcapkit)')
+
+
+def dictdumper_base() -> type | None:
+    """``dictdumper.dumper.Dumper`` when dictdumper is installed."""
+    return None if _dictdumper_dumper is None else _dictdumper_dumper.Dumper
