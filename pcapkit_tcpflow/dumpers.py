@@ -210,7 +210,7 @@ def resolve_dumper(dumper: Any) -> tuple[type, bool]:
     """
     if _is_pcapkit_pcapio(dumper) or dumper is PCAPDumper:
         return PCAPDumper, True
-    if isinstance(dumper, tuple) and len(dumper) == 2 and hasattr(dumper, 'klass'):
+    if isinstance(dumper, _compat.ModuleDescriptor):
         if tuple(dumper) == ('dictdumper', 'Text'):
             import dictdumper
             dumper = getattr(dictdumper, 'Text', None) or dictdumper.Tree

@@ -1,0 +1,64 @@
+"""Shared fixtures.
+
+Tests that need ../shared/corpus (beside the checkout) or pcapkit skip when
+they are missing, unless PCAPKIT_TCPFLOW_REQUIRE_CORPUS=1 or
+PCAPKIT_TCPFLOW_REQUIRE_PCAPKIT=1 is set (CI sets both), in which case they
+fail.
+"""
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import os
+import pathlib
+from typing import Any
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / 'shared' / 'corpus'
+HAVE_PCAPKIT = importlib.util.find_spec('pcapkit') is not None
+
+
+def _required(name: str) -> bool:
+    return os.environ.get(name, '') not in ('', '0')
+
+
+def need_pcapkit() -> None:
+    """Skip (or fail in CI) when pcapkit is not installed."""
+    if not HAVE_PCAPKIT:
+        if _required('PCAPKIT_TCPFLOW_REQUIRE_PCAPKIT'):
+            pytest.fail('pcapkit is required here but not installed')
+        pytest.skip('pcapkit is not installed')
+
+
+@pytest.fixture(scope='session')
+def corpus() -> pathlib.Path:
+    """The shared corpus folder."""
+    if not CORPUS.is_dir():
+        if _required('PCAPKIT_TCPFLOW_REQUIRE_CORPUS'):
+            pytest.fail(f'the shared corpus is required but missing: {CORPUS}')
+        pytest.skip('the shared corpus is not beside this checkout')
+    return CORPUS
+
+
+@pytest.fixture(scope='session')
+def pcapkit_mod() -> Any:
+    """The pcapkit module."""
+    need_pcapkit()
+    import pcapkit
+    return pcapkit
+
+
+def packet(index: int, src: Any, sport: int, dst: Any, dport: int, *, fin: bool = False,
+           syn: bool = False, timestamp: Any = 1600000000.0, protocol: Any = 1,
+           frame: Any = None) -> Any:
+    """A trace packet: pcapkit's Packet when pcapkit is installed, else a dict."""
+    src = ipaddress.ip_address(src) if isinstance(src, str) else src
+    dst = ipaddress.ip_address(dst) if isinstance(dst, str) else dst
+    fields = dict(protocol=protocol, index=index, frame=frame, syn=syn, fin=fin, src=src, dst=dst,
+                  srcport=sport, dstport=dport, timestamp=timestamp)
+    if HAVE_PCAPKIT:
+        from pcapkit.foundation.traceflow.data.tcp import Packet
+        return Packet(**fields)
+    return fields
