@@ -524,6 +524,111 @@ static void test_flowtable_random_model(void)
     }
 }
 
+/*
+ * Churn at the highest load the table allows: `nopen` flows stay open (a
+ * power of two, so the slot array is exactly half full and never grows),
+ * and each step closes a random one and opens a fresh or previously closed
+ * key.  Long clusters that wrap around the end of the slot array are then
+ * common, which is where backward-shift deletion is easiest to get wrong.
+ * Every open flow is looked up every `check_every` steps, the keys touched
+ * by a step after every step.
+ */
+static void churn(uint64_t seed, uint32_t nopen, uint32_t steps, uint32_t check_every,
+                  uint64_t *bad_out)
+{
+    tf_flowtable *t = NULL;
+    uint32_t *open_key;   /* key number of each open slot of the model */
+    tf_flow_id *open_id;  /* its flow id */
+    uint32_t next_key = 0, s, i;
+    uint64_t rng = seed ^ UINT64_C(0x243f6a8885a308d3), bad = 0, closed = 0;
+    tf_flow_key k;
+    tf_flow_id id;
+
+    open_key = malloc(nopen * sizeof(*open_key));
+    open_id = malloc(nopen * sizeof(*open_id));
+    if (open_key == NULL || open_id == NULL || tf_flowtable_new(NULL, seed, &t) != TF_OK) {
+        free(open_key);
+        free(open_id);
+        *bad_out += 1;
+        return;
+    }
+    for (i = 0; i < nopen; i++) {
+        open_key[i] = next_key++;
+        make_big_key(&k, open_key[i]);
+        if (tf_flowtable_open(t, &k, &open_id[i]) != TF_OK || open_id[i] != i)
+            bad++;
+    }
+    for (s = 0; s < steps; s++) {
+        uint64_t r = rng_next(&rng);
+        uint32_t victim = (uint32_t)(r % nopen);
+        uint32_t old_key = open_key[victim];
+        tf_flow_key old;
+
+        if (tf_flowtable_close(t, open_id[victim]) != TF_OK)
+            bad++;
+        if (tf_flowtable_closed_at(t, closed++) != open_id[victim])
+            bad++;
+        tf_flowtable_release_frames(t, open_id[victim]);
+        make_big_key(&old, old_key);
+        if (tf_flowtable_find(t, &old, &id) != 0)
+            bad++;
+        /* Reuse a recently closed key now and then (it may be the same). */
+        if ((r >> 40) % 4 == 0 && next_key > nopen)
+            open_key[victim] = (uint32_t)((r >> 8) % next_key);
+        else
+            open_key[victim] = next_key++;
+        make_big_key(&k, open_key[victim]);
+        if (tf_flowtable_find(t, &k, &id) == 1) {
+            /* The reused key is still open elsewhere: take a fresh one. */
+            if (tf_flowtable_open(t, &k, &id) != TF_ERR_INVALID)
+                bad++;
+            open_key[victim] = next_key++;
+            make_big_key(&k, open_key[victim]);
+        }
+        if (tf_flowtable_open(t, &k, &open_id[victim]) != TF_OK ||
+            open_id[victim] != nopen + s)
+            bad++;
+        if (tf_flowtable_find(t, &k, &id) != 1 || id != open_id[victim])
+            bad++;
+        if (s % check_every == 0) {
+            for (i = 0; i < nopen; i++) {
+                make_big_key(&k, open_key[i]);
+                if (tf_flowtable_find(t, &k, &id) != 1 || id != open_id[i])
+                    bad++;
+            }
+        }
+    }
+    if (tf_flowtable_open_count(t) != nopen || tf_flowtable_closed_count(t) != steps)
+        bad++;
+    /* Close everything: the table ends up empty. */
+    for (i = 0; i < nopen; i++)
+        if (tf_flowtable_close(t, open_id[i]) != TF_OK)
+            bad++;
+    for (i = 0; i < nopen; i++) {
+        make_big_key(&k, open_key[i]);
+        if (tf_flowtable_find(t, &k, &id) != 0)
+            bad++;
+    }
+    if (tf_flowtable_open_count(t) != 0)
+        bad++;
+    tf_flowtable_free(t);
+    free(open_key);
+    free(open_id);
+    *bad_out += bad;
+}
+
+static void test_flowtable_churn_full_load(void)
+{
+    unsigned s;
+    uint64_t bad = 0;
+
+    for (s = 0; s < NSEEDS; s++) {
+        churn(SEEDS[s], 32, 100000, 1, &bad);  /* 64 slots */
+        churn(SEEDS[s], 4096, 50000, 97, &bad); /* 8192 slots */
+    }
+    CHECK(bad == 0);
+}
+
 /* ------------------------------------------------- allocation failures */
 
 typedef struct fail_alloc {
@@ -1019,6 +1124,7 @@ static const test_case TESTS[] = {
     TEST(test_flowtable_one_byte_differences),
     TEST(test_flowtable_million),
     TEST(test_flowtable_random_model),
+    TEST(test_flowtable_churn_full_load),
     TEST(test_alloc_helpers),
     TEST(test_alloc_failures),
     TEST(test_pcap_header),
