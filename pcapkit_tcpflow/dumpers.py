@@ -201,15 +201,27 @@ def _is_pcapkit_pcapio(dumper: Any) -> bool:
         ('pcapkit.dumpkit.pcap', 'PCAPIO')
 
 
-def resolve_dumper(dumper: Any) -> tuple[type, bool]:
-    """The class behind a registry entry, and whether it is the C pcap writer.
+def _is_pcapkit_null(dumper: Any) -> bool:
+    if isinstance(dumper, tuple) and len(dumper) == 2:
+        return tuple(dumper) == ('pcapkit.dumpkit', 'NotImplementedIO')
+    return (getattr(dumper, '__module__', None), getattr(dumper, '__qualname__', None)) == \
+        ('pcapkit.dumpkit.null', 'NotImplementedIO')
 
-    pcapkit's ``PCAPIO`` is replaced by :class:`PCAPDumper`; a registry entry
+
+def resolve_dumper(dumper: Any) -> tuple[type, bool]:
+    """The class behind a registry entry, and whether it is one of ours (used
+    as is, not wrapped by ``make_dumper``).
+
+    pcapkit's ``PCAPIO`` is replaced by :class:`PCAPDumper` and its
+    ``NotImplementedIO`` by :class:`NullDumper` (both write nothing; ours is
+    cheaper to create, once per flow); a registry entry
     for dictdumper's non-existent ``Text`` class (pcapkit's ``'text'``
     format) resolves to ``Tree``, which pcapkit uses for ``'txt'``.
     """
     if _is_pcapkit_pcapio(dumper) or dumper is PCAPDumper:
         return PCAPDumper, True
+    if _is_pcapkit_null(dumper) or dumper is NullDumper:
+        return NullDumper, True
     if isinstance(dumper, _compat.ModuleDescriptor):
         if tuple(dumper) == ('dictdumper', 'Text'):
             import dictdumper

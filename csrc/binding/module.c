@@ -537,22 +537,34 @@ error:
     return -1;
 }
 
+/* Text of an address as format(addr, '') gives it: computed here for an
+ * exact IPv4Address (dotted quad), asked of the object otherwise (IPv6 text
+ * depends on the running Python's ipaddress). */
+static PyObject *address_text(core_state *st, PyObject *obj, const uint8_t *addr)
+{
+    if ((PyObject *)Py_TYPE(obj) == st->ipv4_type)
+        return PyUnicode_FromFormat("%u.%u.%u.%u", (unsigned)addr[0], (unsigned)addr[1],
+                                    (unsigned)addr[2], (unsigned)addr[3]);
+    return PyObject_Format(obj, st->s_empty);
+}
+
 /* pcapkit's label: f'{src}_{srcport}-{dst}_{dstport}-{timestamp}', with ':'
  * turned into '.' when the source address is not IPv4. */
-static PyObject *make_label(core_state *st, PyObject *src, uint16_t sport, PyObject *dst,
-                            uint16_t dport, PyObject *timestamp, int src_v4)
+static PyObject *make_label(core_state *st, const tf_flow_key *key, PyObject *src, PyObject *dst,
+                            PyObject *timestamp)
 {
     PyObject *s = NULL, *d = NULL, *ts = NULL, *label = NULL, *fixed;
 
-    s = PyObject_Format(src, st->s_empty);
-    d = s ? PyObject_Format(dst, st->s_empty) : NULL;
+    s = address_text(st, src, key->src);
+    d = s ? address_text(st, dst, key->dst) : NULL;
     ts = d ? PyObject_Format(timestamp, st->s_empty) : NULL;
     if (ts != NULL)
-        label = PyUnicode_FromFormat("%U_%u-%U_%u-%U", s, (unsigned)sport, d, (unsigned)dport, ts);
+        label = PyUnicode_FromFormat("%U_%u-%U_%u-%U", s, (unsigned)key->src_port, d,
+                                     (unsigned)key->dst_port, ts);
     Py_XDECREF(s);
     Py_XDECREF(d);
     Py_XDECREF(ts);
-    if (label == NULL || src_v4)
+    if (label == NULL || key->src_family == TF_FAMILY_IPV4)
         return label;
     fixed = PyUnicode_Replace(label, st->s_colon, st->s_dot, -1);
     Py_DECREF(label);
@@ -599,8 +611,7 @@ static int open_flow(TracerObject *self, const packet_view *pkt, const tf_flow_k
     protocol = get_field(pkt, st->s_protocol);
     if (protocol == NULL)
         goto done;
-    label = make_label(st, src, key->src_port, dst, key->dst_port, timestamp,
-                       key->src_family == TF_FAMILY_IPV4);
+    label = make_label(st, key, src, dst, timestamp);
     if (label == NULL)
         goto done;
     dumper = PyObject_CallMethodObjArgs((PyObject *)self, st->s_open_flow, label, protocol, NULL);
