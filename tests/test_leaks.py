@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -50,6 +51,9 @@ CHILD = textwrap.dedent('''
 ''')
 
 
+UNDER_ASAN = 'libasan' in os.environ.get('LD_PRELOAD', '')
+
+
 def test_million_traces_keep_memory_flat():
     out = subprocess.run([sys.executable, '-c', CHILD], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
@@ -60,4 +64,7 @@ def test_million_traces_keep_memory_flat():
     # No Python object survives a closed flow once its Index is dropped; the
     # C table keeps a closed flow's key and order entry (under 128 bytes, no
     # frame numbers).  One leaked object per call would cost tens of MiB.
-    assert (r1 - r0) * 1024 < 128 * result['closed'] + 2 * 2**20, result
+    # (AddressSanitizer's quarantine holds freed memory, so RSS says nothing
+    # there; the object and reference counts above still apply.)
+    if not UNDER_ASAN:
+        assert (r1 - r0) * 1024 < 128 * result['closed'] + 2 * 2**20, result
