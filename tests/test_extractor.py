@@ -27,7 +27,10 @@ import pcapkit_tcpflow  # noqa: E402
 os.environ['TZ'] = 'UTC'  # pcapkit adds the local UTC offset to pcapng times
 time.tzset()
 
-REAL = sorted(p.name for p in (CORPUS / 'real').iterdir()) if (CORPUS / 'real').is_dir() else []
+# Without the corpus one placeholder case asks the `corpus` fixture, which
+# skips (or fails in CI) instead of pytest silently dropping the test.
+REAL = sorted(p.name for p in (CORPUS / 'real').iterdir()) if (CORPUS / 'real').is_dir() \
+    else ['corpus-missing']
 
 
 def run_extract(path, out, **options):
