@@ -100,7 +100,7 @@ class TCP(_core.Tracer, metaclass=TraceFlowMeta):
     def _buffer(self) -> dict[tuple[Any, int, Any, int], Any]:
         """Open flows as pcapkit keeps them: ``{BUFID: Buffer}`` (a snapshot)."""
         return {bufid: _compat.Buffer(fpout=dumper, index=list(frames), label=label)
-                for bufid, dumper, frames, label in self._buffer_items()}
+                for label, frames, dumper, bufid in self._open_flows()}
 
     # ---------------------------------------------------------- class methods
 
@@ -167,7 +167,7 @@ class TCP(_core.Tracer, metaclass=TraceFlowMeta):
         fproot, ext = self._fproot, self._fdpext
         ret = [_compat.Index(fpout=f'{fproot}/{label}{ext}' if ext else None, index=frames,
                              label=label)
-               for label, frames in self._open_flows()]
+               for label, frames, _, _ in self._open_flows()]
         ret.extend(self._stream)
         result = tuple(ret)
         self._submit_cache = result

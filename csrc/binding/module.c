@@ -768,44 +768,9 @@ done:
 
 PyDoc_STRVAR(Tracer_open_flows_doc,
 "_open_flows()\n--\n\n"
-"List (label, frames) of the open flows in the order they were opened.");
+"List (label, frames, dumper, bufid) of the open flows in the order they were opened.");
 
 static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignored))
-{
-    PyObject *list = PyList_New(0);
-    uint64_t id, count = tf_flowtable_flow_count(self->table);
-    tf_flow_info info;
-
-    if (list == NULL)
-        return NULL;
-    for (id = 0; id < count; id++) {
-        PyObject *frames, *item;
-        tf_flowtable_info(self->table, id, &info);
-        if (!info.open)
-            continue;
-        frames = frames_tuple(&info);
-        if (frames == NULL)
-            goto error;
-        item = PyTuple_Pack(2, PyTuple_GET_ITEM(PyList_GET_ITEM(self->flows, (Py_ssize_t)id), 0),
-                            frames);
-        Py_DECREF(frames);
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
-            goto error;
-        }
-        Py_DECREF(item);
-    }
-    return list;
-error:
-    Py_DECREF(list);
-    return NULL;
-}
-
-PyDoc_STRVAR(Tracer_buffer_items_doc,
-"_buffer_items()\n--\n\n"
-"List (bufid, dumper, frames, label) of the open flows in the order they were opened.");
-
-static PyObject *Tracer_buffer_items(TracerObject *self, PyObject *Py_UNUSED(ignored))
 {
     PyObject *list = PyList_New(0);
     uint64_t id, count = tf_flowtable_flow_count(self->table);
@@ -822,8 +787,8 @@ static PyObject *Tracer_buffer_items(TracerObject *self, PyObject *Py_UNUSED(ign
         if (frames == NULL)
             goto error;
         record = PyList_GET_ITEM(self->flows, (Py_ssize_t)id);
-        item = PyTuple_Pack(4, PyTuple_GET_ITEM(record, 2), PyTuple_GET_ITEM(record, 1), frames,
-                            PyTuple_GET_ITEM(record, 0));
+        item = PyTuple_Pack(4, PyTuple_GET_ITEM(record, 0), frames, PyTuple_GET_ITEM(record, 1),
+                            PyTuple_GET_ITEM(record, 2));
         Py_DECREF(frames);
         if (item == NULL || PyList_Append(list, item) < 0) {
             Py_XDECREF(item);
@@ -861,7 +826,6 @@ static PyMethodDef Tracer_methods[] = {
     {"trace", (PyCFunction)(void (*)(void))Tracer_trace, METH_FASTCALL | METH_KEYWORDS,
      Tracer_trace_doc},
     {"_open_flows", (PyCFunction)Tracer_open_flows, METH_NOARGS, Tracer_open_flows_doc},
-    {"_buffer_items", (PyCFunction)Tracer_buffer_items, METH_NOARGS, Tracer_buffer_items_doc},
     {NULL, NULL, 0, NULL},
 };
 
