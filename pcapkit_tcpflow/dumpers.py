@@ -194,18 +194,13 @@ else:
     )
 
 
-def _is_pcapkit_pcapio(dumper: Any) -> bool:
+def _is_pcapkit_dumper(dumper: Any, name: str, module: str) -> bool:
+    """Whether a registry entry is pcapkit's dumper class `name` (defined in
+    `module`), as a module descriptor or as the class itself."""
     if isinstance(dumper, tuple) and len(dumper) == 2:
-        return tuple(dumper) == ('pcapkit.dumpkit', 'PCAPIO')
+        return tuple(dumper) == ('pcapkit.dumpkit', name)
     return (getattr(dumper, '__module__', None), getattr(dumper, '__qualname__', None)) == \
-        ('pcapkit.dumpkit.pcap', 'PCAPIO')
-
-
-def _is_pcapkit_null(dumper: Any) -> bool:
-    if isinstance(dumper, tuple) and len(dumper) == 2:
-        return tuple(dumper) == ('pcapkit.dumpkit', 'NotImplementedIO')
-    return (getattr(dumper, '__module__', None), getattr(dumper, '__qualname__', None)) == \
-        ('pcapkit.dumpkit.null', 'NotImplementedIO')
+        (module, name)
 
 
 def resolve_dumper(dumper: Any) -> tuple[type, bool]:
@@ -218,9 +213,10 @@ def resolve_dumper(dumper: Any) -> tuple[type, bool]:
     for dictdumper's non-existent ``Text`` class (pcapkit's ``'text'``
     format) resolves to ``Tree``, which pcapkit uses for ``'txt'``.
     """
-    if _is_pcapkit_pcapio(dumper) or dumper is PCAPDumper:
+    if _is_pcapkit_dumper(dumper, 'PCAPIO', 'pcapkit.dumpkit.pcap') or dumper is PCAPDumper:
         return PCAPDumper, True
-    if _is_pcapkit_null(dumper) or dumper is NullDumper:
+    if _is_pcapkit_dumper(dumper, 'NotImplementedIO', 'pcapkit.dumpkit.null') \
+            or dumper is NullDumper:
         return NullDumper, True
     if isinstance(dumper, _compat.ModuleDescriptor):
         if tuple(dumper) == ('dictdumper', 'Text'):

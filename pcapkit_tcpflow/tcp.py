@@ -109,9 +109,8 @@ class TCP(_core.Tracer, metaclass=TraceFlowMeta):
         """Register an output format: a dumper class (or module descriptor) and extension."""
         if isinstance(dumper, _compat.ModuleDescriptor):
             dumper = dumper.klass
-        base = _compat.dictdumper_base()
-        bases = tuple(b for b in (base,) if b is not None)
-        if not isinstance(dumper, type) or not (issubclass(dumper, bases) if bases else True):
+        base = _compat.dictdumper_base() or object
+        if not isinstance(dumper, type) or not issubclass(dumper, base):
             raise _compat.RegistryError(f'dumper must be a Dumper subclass, not {dumper!r}')
         if format in cls.__output__:
             _compat.warn(f'dumper {format} already registered, overwriting', _compat.RegistryWarning)
