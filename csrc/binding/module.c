@@ -981,9 +981,87 @@ static PyObject *pcap_append(PyObject *module, PyObject *const *args, Py_ssize_t
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------- label text hooks */
+
+PyDoc_STRVAR(float_repr_doc, "_float_repr(x)\n--\n\nrepr() of a float, computed by the C core.");
+
+static PyObject *hook_float_repr(PyObject *module, PyObject *arg)
+{
+    char out[TF_FLOAT_TEXT_MAX];
+    double x = PyFloat_AsDouble(arg);
+
+    (void)module;
+    if (x == -1.0 && PyErr_Occurred())
+        return NULL;
+    tf_float_repr(x, out);
+    return PyUnicode_FromString(out);
+}
+
+PyDoc_STRVAR(time_repr_doc,
+"_time_repr(sec, nsec)\n--\n\nrepr(float(sec + nsec/10**9)) computed exactly by the C core.");
+
+static PyObject *hook_time_repr(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    char out[TF_FLOAT_TEXT_MAX];
+    long long sec;
+    unsigned long nsec;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_time_repr() takes 2 arguments");
+        return NULL;
+    }
+    sec = PyLong_AsLongLong(args[0]);
+    if (sec == -1 && PyErr_Occurred())
+        return NULL;
+    nsec = PyLong_AsUnsignedLong(args[1]);
+    if (nsec == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    if (sec < 0 || nsec >= 1000000000UL) {
+        PyErr_SetString(PyExc_ValueError, "need sec >= 0 and nsec < 10**9");
+        return NULL;
+    }
+    tf_time_repr((int64_t)sec, (uint32_t)nsec, out);
+    return PyUnicode_FromString(out);
+}
+
+PyDoc_STRVAR(address_text_doc,
+"_address_text(packed, ipv4_mapped_dotted=False)\n--\n\n"
+"Text of a 4- or 16-byte address as the C core writes it in labels.");
+
+static PyObject *hook_address_text(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    char out[TF_ADDRESS_TEXT_MAX];
+    uint8_t addr[16] = {0};
+    tf_label_style style = {0};
+    Py_ssize_t len;
+
+    (void)module;
+    if (nargs < 1 || nargs > 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_address_text(packed: bytes, ipv4_mapped_dotted=False)");
+        return NULL;
+    }
+    len = PyBytes_GET_SIZE(args[0]);
+    if (len != 4 && len != 16) {
+        PyErr_SetString(PyExc_ValueError, "packed address must be 4 or 16 bytes");
+        return NULL;
+    }
+    if (nargs == 2) {
+        style.ipv4_mapped_dotted = PyObject_IsTrue(args[1]);
+        if (style.ipv4_mapped_dotted < 0)
+            return NULL;
+    }
+    memcpy(addr, PyBytes_AS_STRING(args[0]), (size_t)len);
+    tf_address_text(len == 4 ? TF_FAMILY_IPV4 : TF_FAMILY_IPV6, addr, &style, out);
+    return PyUnicode_FromString(out);
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef core_methods[] = {
+    {"_float_repr", (PyCFunction)hook_float_repr, METH_O, float_repr_doc},
+    {"_time_repr", (PyCFunction)(void (*)(void))hook_time_repr, METH_FASTCALL, time_repr_doc},
+    {"_address_text", (PyCFunction)(void (*)(void))hook_address_text, METH_FASTCALL, address_text_doc},
     {"pcap_create", (PyCFunction)(void (*)(void))pcap_create, METH_FASTCALL, pcap_create_doc},
     {"pcap_append", (PyCFunction)(void (*)(void))pcap_append, METH_FASTCALL, pcap_append_doc},
     {NULL, NULL, 0, NULL},

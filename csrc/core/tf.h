@@ -130,6 +130,30 @@ tf_flow_id tf_flowtable_closed_at(const tf_flowtable *table, uint64_t i);
 /* Details of a flow (id < flow_count). */
 void tf_flowtable_info(const tf_flowtable *table, tf_flow_id id, tf_flow_info *info);
 
+/* ------------------------------------------------------------------- labels */
+
+/* How the running Python prints addresses that changed between versions. */
+typedef struct tf_label_style {
+    int ipv4_mapped_dotted; /* ::ffff:1.2.3.4 (Python 3.13+) instead of ::ffff:102:304 */
+} tf_label_style;
+
+enum { TF_ADDRESS_TEXT_MAX = 48, TF_FLOAT_TEXT_MAX = 40, TF_LABEL_MAX = 160 };
+
+/* Text of an address as Python's ipaddress prints it; returns its length. */
+size_t tf_address_text(int family, const uint8_t addr[16], const tf_label_style *style,
+                       char out[TF_ADDRESS_TEXT_MAX]);
+
+/* repr() of a double, as Python prints it; returns its length. */
+size_t tf_float_repr(double x, char out[TF_FLOAT_TEXT_MAX]);
+
+/* repr(float(Decimal(sec) + Decimal(nsec) / 10**9)); returns its length. */
+size_t tf_time_repr(int64_t sec, uint32_t nsec, char out[TF_FLOAT_TEXT_MAX]);
+
+/* pcapkit's label of a flow whose first packet has key and time; returns
+ * its length. */
+size_t tf_flow_label(const tf_flow_key *key, int64_t sec, uint32_t nsec,
+                     const tf_label_style *style, char out[TF_LABEL_MAX]);
+
 /* -------------------------------------------------------------- pcap writer */
 
 /*

@@ -1,0 +1,235 @@
+/*
+ * label.c - the text of pcapkit's flow labels, without Python.
+ *
+ * A label is f'{src}_{srcport}-{dst}_{dstport}-{ts}' where the addresses
+ * print as Python's ipaddress module prints them and ts is repr() of the
+ * float nearest to the packet's exact time; ':' becomes '.' when the source
+ * address is IPv6.
+ *
+ * IPv6 text follows RFC 5952 as Python applies it: lower-case hextets
+ * without leading zeros, the longest run of two or more zero hextets
+ * replaced by '::' (the first such run on a tie).  Python 3.13 started to
+ * print IPv4-mapped addresses with a dotted quad; the caller says which
+ * style the running Python uses (tf_label_style).
+ *
+ * Floats print as Python's repr(): the shortest digit string that reads back
+ * as the same double, in fixed notation when the decimal exponent is within
+ * (-4, 16], with '.0' added to integers, else as d.ddde+XX.  The exact time
+ * sec + nsec/10^9 is converted by strtod(), which is correctly rounded, as
+ * Python's float(Decimal) is.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf.h"
+
+static size_t ipv4_text(const uint8_t a[4], char *out)
+{
+    return (size_t)sprintf(out, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+}
+
+static size_t ipv6_text(const uint8_t a[16], const tf_label_style *style, char *out)
+{
+    unsigned h[8];
+    int i, best = -1, best_len = 0, run = -1, run_len = 0;
+    char *p = out;
+    int mapped;
+
+    for (i = 0; i < 8; i++)
+        h[i] = ((unsigned)a[2 * i] << 8) | a[2 * i + 1];
+    mapped = h[0] == 0 && h[1] == 0 && h[2] == 0 && h[3] == 0 && h[4] == 0 && h[5] == 0xffff;
+    if (mapped && style != NULL && style->ipv4_mapped_dotted) {
+        p += sprintf(p, "::ffff:");
+        p += ipv4_text(a + 12, p);
+        return (size_t)(p - out);
+    }
+    for (i = 0; i < 8; i++) {
+        if (h[i] == 0) {
+            if (run < 0) {
+                run = i;
+                run_len = 0;
+            }
+            run_len++;
+            if (run_len > best_len) {
+                best = run;
+                best_len = run_len;
+            }
+        } else {
+            run = -1;
+        }
+    }
+    if (best_len < 2)
+        best = -1;
+    for (i = 0; i < 8; i++) {
+        if (i == best) {
+            *p++ = ':';
+            *p++ = ':';
+            i += best_len - 1;
+            continue;
+        }
+        if (i > 0 && i != best + best_len)
+            *p++ = ':';
+        p += sprintf(p, "%x", h[i]);
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
+size_t tf_address_text(int family, const uint8_t addr[16], const tf_label_style *style,
+                       char out[TF_ADDRESS_TEXT_MAX])
+{
+    if (family == TF_FAMILY_IPV4)
+        return ipv4_text(addr, out);
+    return ipv6_text(addr, style, out);
+}
+
+/* Increments the decimal digit string (digits only) in place; returns 1 on
+ * a carry out of the first digit. */
+static int increment_digits(char *d, int n)
+{
+    int i;
+
+    for (i = n - 1; i >= 0; i--) {
+        if (d[i] != '9') {
+            d[i]++;
+            return 0;
+        }
+        d[i] = '0';
+    }
+    return 1;
+}
+
+/* Shortest digits of a positive finite x: *ndigits digits in digits[], and
+ * the decimal exponent such that x = 0.d1d2... * 10^decpt. */
+static void shortest_digits(double x, char *digits, int *ndigits, int *decpt)
+{
+    char buf[40];
+    int p;
+
+    for (p = 1; p <= 17; p++) {
+        int e, k, n = 0;
+        char *q;
+        snprintf(buf, sizeof(buf), "%.*e", p - 1, x);
+        if (strtod(buf, NULL) != x) {
+            /* At a power of two the gap above x is twice the gap below, so a
+             * p-digit value just above the nearest one may still read back
+             * as x; Python's repr picks it. */
+            char d2[20];
+            char alt[48];
+            int carry;
+            for (q = buf, k = 0; *q && *q != 'e'; q++)
+                if (*q >= '0' && *q <= '9')
+                    d2[k++] = *q;
+            e = atoi(strchr(buf, 'e') + 1);
+            carry = increment_digits(d2, k);
+            if (carry) {
+                d2[0] = '1';
+                e++;
+            }
+            d2[k] = '\0';
+            snprintf(alt, sizeof(alt), "%c.%se%d", d2[0], d2 + 1, e);
+            if (strtod(alt, NULL) != x)
+                continue;
+            memcpy(buf, alt, strlen(alt) + 1);
+        }
+        for (q = buf; *q && *q != 'e'; q++)
+            if (*q >= '0' && *q <= '9')
+                digits[n++] = *q;
+        e = atoi(strchr(buf, 'e') + 1);
+        while (n > 1 && digits[n - 1] == '0')
+            n--;
+        digits[n] = '\0';
+        *ndigits = n;
+        *decpt = e + 1;
+        return;
+    }
+    /* not reached for finite doubles: 17 digits always round-trip */
+    snprintf(buf, sizeof(buf), "%.16e", x);
+    digits[0] = buf[0];
+    memcpy(digits + 1, buf + 2, 16);
+    *ndigits = 17;
+    *decpt = atoi(strchr(buf, 'e') + 1) + 1;
+}
+
+size_t tf_float_repr(double x, char out[TF_FLOAT_TEXT_MAX])
+{
+    char digits[24];
+    int n, decpt, i;
+    char *p = out;
+
+    if (x == 0.0)
+        return (size_t)sprintf(out, signbit(x) ? "-0.0" : "0.0");
+    if (isnan(x))
+        return (size_t)sprintf(out, "nan");
+    if (isinf(x))
+        return (size_t)sprintf(out, x < 0 ? "-inf" : "inf");
+    if (x < 0) {
+        *p++ = '-';
+        x = -x;
+    }
+    shortest_digits(x, digits, &n, &decpt);
+    if (decpt <= -4 || decpt > 16) {
+        int e = decpt - 1;
+        *p++ = digits[0];
+        if (n > 1) {
+            *p++ = '.';
+            memcpy(p, digits + 1, (size_t)(n - 1));
+            p += n - 1;
+        }
+        p += sprintf(p, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    } else if (decpt <= 0) {
+        *p++ = '0';
+        *p++ = '.';
+        for (i = 0; i < -decpt; i++)
+            *p++ = '0';
+        memcpy(p, digits, (size_t)n);
+        p += n;
+    } else if (decpt >= n) {
+        memcpy(p, digits, (size_t)n);
+        p += n;
+        for (i = n; i < decpt; i++)
+            *p++ = '0';
+        *p++ = '.';
+        *p++ = '0';
+    } else {
+        memcpy(p, digits, (size_t)decpt);
+        p += decpt;
+        *p++ = '.';
+        memcpy(p, digits + decpt, (size_t)(n - decpt));
+        p += n - decpt;
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
+size_t tf_time_repr(int64_t sec, uint32_t nsec, char out[TF_FLOAT_TEXT_MAX])
+{
+    char exact[48];
+
+    if (nsec >= 1000000000u) {
+        sec += nsec / 1000000000u;
+        nsec %= 1000000000u;
+    }
+    snprintf(exact, sizeof(exact), "%lld.%09u", (long long)sec, (unsigned)nsec);
+    return tf_float_repr(strtod(exact, NULL), out);
+}
+
+size_t tf_flow_label(const tf_flow_key *key, int64_t sec, uint32_t nsec,
+                     const tf_label_style *style, char out[TF_LABEL_MAX])
+{
+    char src[TF_ADDRESS_TEXT_MAX], dst[TF_ADDRESS_TEXT_MAX], ts[TF_FLOAT_TEXT_MAX];
+    size_t n, i;
+
+    tf_address_text(key->src_family, key->src, style, src);
+    tf_address_text(key->dst_family, key->dst, style, dst);
+    tf_time_repr(sec, nsec, ts);
+    n = (size_t)snprintf(out, TF_LABEL_MAX, "%s_%u-%s_%u-%s", src, (unsigned)key->src_port, dst,
+                         (unsigned)key->dst_port, ts);
+    if (key->src_family != TF_FAMILY_IPV4)
+        for (i = 0; i < n; i++)
+            if (out[i] == ':')
+                out[i] = '.';
+    return n;
+}
