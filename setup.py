@@ -6,6 +6,10 @@ Environment variables:
   PCAPKIT_TCPFLOW_DEBUG=1     no optimisation, debug symbols, assertions
 """
 import os
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -19,6 +23,22 @@ HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / 'csrc').rglob('*.h'))
 def _flag(name: str) -> bool:
     return os.environ.get(name, '') not in ('', '0')
 
+
+def _libpcap() -> tuple[list[str], list[str]]:
+    """Compiler and linker flags for libpcap, from pkg-config or pcap-config."""
+    for cmd in (['pkg-config', '--cflags', '--libs', 'libpcap'], ['pcap-config', '--cflags', '--libs']):
+        if shutil.which(cmd[0]):
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode == 0:
+                flags = shlex.split(out.stdout)
+                return [f for f in flags if not f.startswith('-l') and not f.startswith('-L')], \
+                    [f for f in flags if f.startswith('-l') or f.startswith('-L')]
+    if Path('/usr/include/pcap/pcap.h').exists():
+        return [], ['-lpcap']
+    sys.exit('libpcap headers not found: install libpcap-dev (Debian/Ubuntu) or libpcap-devel')
+
+
+PCAP_CFLAGS, PCAP_LIBS = _libpcap()
 
 compile_args = ['-std=c11', '-Wall', '-Wextra', '-Wshadow', '-Wstrict-prototypes',
                 '-Wno-missing-field-initializers', '-Wno-cast-function-type']
@@ -40,8 +60,8 @@ setup(
             sources=CORE + BINDING,
             depends=HEADERS,
             include_dirs=['csrc/core'],
-            extra_compile_args=compile_args,
-            extra_link_args=link_args,
+            extra_compile_args=compile_args + PCAP_CFLAGS,
+            extra_link_args=link_args + PCAP_LIBS,
         ),
     ],
 )

@@ -51,6 +51,10 @@ const char *tf_strerror(tf_status status)
         return "input/output error";
     case TF_ERR_LIMIT:
         return "limit of the core reached";
+    case TF_ERR_FORMAT:
+        return "unreadable or damaged capture file";
+    case TF_END:
+        return "end of capture";
     }
     return "unknown status";
 }

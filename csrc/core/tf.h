@@ -26,8 +26,12 @@ typedef enum tf_status {
     TF_ERR_NOMEM,   /* an allocation failed */
     TF_ERR_INVALID, /* an argument is out of range or inconsistent */
     TF_ERR_IO,      /* a system call failed; errno holds the reason */
-    TF_ERR_LIMIT    /* a fixed limit of the core was reached */
+    TF_ERR_LIMIT,   /* a fixed limit of the core was reached */
+    TF_ERR_FORMAT,  /* the capture is not a readable pcap/pcapng file, or is damaged */
+    TF_END          /* no more records (not an error) */
 } tf_status;
+
+enum { TF_ERRBUF_SIZE = 512 };
 
 /* A short static English description of a status. */
 const char *tf_strerror(tf_status status);
@@ -130,6 +134,47 @@ tf_flow_id tf_flowtable_closed_at(const tf_flowtable *table, uint64_t i);
 /* Details of a flow (id < flow_count). */
 void tf_flowtable_info(const tf_flowtable *table, tf_flow_id id, tf_flow_info *info);
 
+/* ------------------------------------------------------------------ reader */
+
+typedef struct tf_reader tf_reader;
+
+enum { TF_FORMAT_PCAP = 1, TF_FORMAT_PCAPNG = 2 };
+
+typedef struct tf_capture_info {
+    int format;          /* TF_FORMAT_PCAP or TF_FORMAT_PCAPNG */
+    int big_endian;      /* byte order of the file (pcap only) */
+    int nanosecond;      /* nanosecond timestamps in the file (pcap only) */
+    uint32_t linktype;   /* link type as stored in the file (pcap: all 32 bits) */
+    uint32_t snaplen;
+    uint16_t version_major;
+    uint16_t version_minor;
+} tf_capture_info;
+
+/* One packet record.  data is valid until the next tf_reader_next(). */
+typedef struct tf_record {
+    int64_t ts_sec;
+    uint32_t ts_nsec;
+    uint32_t caplen;
+    uint32_t origlen;
+    uint32_t linktype;
+    const uint8_t *data;
+} tf_record;
+
+/*
+ * Opens a capture read through libpcap from fp, which the reader owns from
+ * then on (closed by tf_reader_close, even when opening fails).  errbuf
+ * (TF_ERRBUF_SIZE bytes) receives libpcap's message on failure.
+ */
+tf_status tf_reader_open(void *fp, const tf_allocator *alloc, tf_reader **out, char *errbuf);
+void tf_reader_info(const tf_reader *reader, tf_capture_info *info);
+/* TF_OK with a record, TF_END at the end, TF_ERR_FORMAT (errbuf) when the
+ * file is damaged (truncated record, absurd length): records read so far
+ * stay valid. */
+tf_status tf_reader_next(tf_reader *reader, tf_record *record, char *errbuf);
+/* Bytes of the file consumed so far (for progress). */
+uint64_t tf_reader_offset(const tf_reader *reader);
+void tf_reader_close(tf_reader *reader);
+
 /* ------------------------------------------------------------------- labels */
 
 /* How the running Python prints addresses that changed between versions. */
@@ -189,6 +234,54 @@ tf_status tf_pcap_create(const char *path, const tf_pcap_format *fmt);
 /* Opens path for appending and writes one record (header + data). */
 tf_status tf_pcap_append(const char *path, const tf_pcap_format *fmt, int64_t ts_sec,
                          uint32_t ts_nsec, uint32_t origlen, const uint8_t *data, uint32_t caplen);
+
+/* ------------------------------------------------------------------ decoder */
+
+typedef struct tf_decode_options {
+    int pcapkit_link_types_only; /* decode only Ethernet, 228, 229 (as pcapkit) */
+} tf_decode_options;
+
+typedef struct tf_decoded {
+    tf_flow_key key;  /* outermost IP addresses, TCP ports */
+    uint8_t flags;    /* TCP flags byte (0 when the header is cut before it) */
+    int fin;
+} tf_decoded;
+
+/*
+ * Decodes one frame of the given link type.  Returns 1 and fills *out when
+ * the frame is a TCP segment the tracer takes, 0 otherwise.  Never reads
+ * outside data[0..caplen).
+ */
+int tf_decode_frame(uint32_t linktype, const uint8_t *data, size_t caplen,
+                    const tf_decode_options *opt, tf_decoded *out);
+
+/* ----------------------------------------------------------------- session */
+
+typedef struct tf_session tf_session;
+
+typedef struct tf_session_options {
+    const char *out_dir;       /* NULL: no output files */
+    const char *ext;           /* file name extension, e.g. ".pcap" */
+    tf_pcap_format pcap;       /* byte order and resolution of output files */
+    uint32_t max_open_files;   /* output files kept open at once (>= 1) */
+    tf_label_style style;
+    tf_decode_options decode;
+} tf_session_options;
+
+/* Takes ownership of reader (freed with the session, or on failure). */
+tf_status tf_session_new(tf_reader *reader, const tf_session_options *opt, const tf_allocator *alloc,
+                         uint64_t seed, tf_session **out);
+/* Processes up to max_records records: TF_OK (more may follow), TF_END,
+ * or an error (errbuf); what was traced so far stays valid. */
+tf_status tf_session_step(tf_session *s, uint64_t max_records, char *errbuf);
+/* Closes the output files. */
+tf_status tf_session_finish(tf_session *s, char *errbuf);
+void tf_session_free(tf_session *s);
+uint64_t tf_session_frames(const tf_session *s);
+uint64_t tf_session_traced(const tf_session *s);
+const tf_flowtable *tf_session_flowtable(const tf_session *s);
+const char *tf_session_label(const tf_session *s, tf_flow_id id);
+const tf_reader *tf_session_reader(const tf_session *s);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,791 @@
+/*
+ * tracer.c - pcapkit_tcpflow._core.Tracer, the per-packet part of
+ * pcapkit_tcpflow.TCP: reads a packet's fields, keeps the flow table,
+ * returns labels and dumpers.  Opening a flow calls
+ * self._open_flow(label, protocol) for its dumper; a FIN calls
+ * self._close_flow(label, frames).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <string.h>
+
+#include "binding.h"
+
+/* ------------------------------------------------------------------ Tracer */
+
+typedef struct {
+    PyObject_HEAD
+    core_state *st;
+    tf_flowtable *table;
+    PyObject *flows;        /* list: flow id -> (label, dumper, bufid), None once closed */
+    PyObject *zones;        /* dict: IPv6 scope id -> zone number */
+    PyObject *submit_cache; /* tuple or NULL */
+    /* Packet types whose fields may be read from the instance dict (fast)
+     * or may not (slow), remembered from the last check. */
+    PyTypeObject *fast_type;
+    PyTypeObject *slow_type;
+} TracerObject;
+
+/* A packet being read: the object, and a dict its fields can be looked up
+ * in directly (its instance dict, or itself when it is a dict) or NULL. */
+typedef struct {
+    PyObject *pkt;
+    PyObject *dict;
+    int is_dict;
+} packet_view;
+
+static PyObject *Tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    core_state *st = tfpy_state_of_type(type);
+    TracerObject *self;
+    PyObject *rnd;
+    uint64_t seed = 0;
+    tf_status status;
+
+    (void)args;
+    (void)kwargs;
+    if (st == NULL)
+        return NULL;
+    rnd = PyObject_CallFunction(st->urandom, "i", 8);
+    if (rnd == NULL)
+        return NULL;
+    if (!PyBytes_Check(rnd) || PyBytes_GET_SIZE(rnd) != 8) {
+        Py_DECREF(rnd);
+        PyErr_SetString(PyExc_RuntimeError, "os.urandom(8) did not return 8 bytes");
+        return NULL;
+    }
+    memcpy(&seed, PyBytes_AS_STRING(rnd), 8);
+    Py_DECREF(rnd);
+
+    self = (TracerObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->st = st;
+    self->flows = PyList_New(0);
+    self->zones = PyDict_New();
+    if (self->flows == NULL || self->zones == NULL)
+        goto error;
+    status = tf_flowtable_new(NULL, seed, &self->table);
+    if (status != TF_OK) {
+        tfpy_raise_status(status, NULL);
+        goto error;
+    }
+    return (PyObject *)self;
+error:
+    Py_DECREF(self);
+    return NULL;
+}
+
+static int Tracer_traverse(TracerObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->flows);
+    Py_VISIT(self->zones);
+    Py_VISIT(self->submit_cache);
+    Py_VISIT(self->fast_type);
+    Py_VISIT(self->slow_type);
+    return 0;
+}
+
+static int Tracer_clear(TracerObject *self)
+{
+    Py_CLEAR(self->flows);
+    Py_CLEAR(self->zones);
+    Py_CLEAR(self->submit_cache);
+    Py_CLEAR(self->fast_type);
+    Py_CLEAR(self->slow_type);
+    return 0;
+}
+
+static void Tracer_dealloc(TracerObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+
+    PyObject_GC_UnTrack(self);
+    Tracer_clear(self);
+    tf_flowtable_free(self->table);
+    self->table = NULL;
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+/* The value of a packet field: an attribute, or a key of a mapping. */
+static PyObject *get_field_slow(PyObject *pkt, PyObject *name)
+{
+    PyObject *value = PyObject_GetAttr(pkt, name);
+
+    if (value != NULL)
+        return value;
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+        return NULL;
+    PyErr_Clear();
+    if (PyMapping_Check(pkt) && !PyUnicode_Check(pkt) && !PyBytes_Check(pkt)) {
+        value = PyObject_GetItem(pkt, name);
+        if (value != NULL)
+            return value;
+        if (!PyErr_ExceptionMatches(PyExc_KeyError) && !PyErr_ExceptionMatches(PyExc_IndexError)
+            && !PyErr_ExceptionMatches(PyExc_TypeError))
+            return NULL;
+        PyErr_Clear();
+    }
+    PyErr_Format(PyExc_TypeError, "packet has no field %R", name);
+    return NULL;
+}
+
+static PyObject *get_field(const packet_view *view, PyObject *name)
+{
+    if (view->dict != NULL) {
+        PyObject *value = PyDict_GetItemWithError(view->dict, name);
+        if (value != NULL)
+            return Py_NewRef(value);
+        if (PyErr_Occurred())
+            return NULL;
+        if (view->is_dict) {
+            PyErr_Format(PyExc_TypeError, "packet has no field %R", name);
+            return NULL;
+        }
+    }
+    return get_field_slow(view->pkt, name);
+}
+
+/* Whether getattr(obj, name) of every field equals obj.__dict__[name] when
+ * the key is there: generic attribute lookup and no class attribute of any
+ * field name anywhere in the MRO. */
+static int dict_readable_type(core_state *st, PyTypeObject *tp)
+{
+    PyObject *names[8];
+    PyObject *mro = tp->tp_mro;
+    Py_ssize_t i, j;
+
+    names[0] = st->s_src;
+    names[1] = st->s_dst;
+    names[2] = st->s_srcport;
+    names[3] = st->s_dstport;
+    names[4] = st->s_fin;
+    names[5] = st->s_index;
+    names[6] = st->s_timestamp;
+    names[7] = st->s_protocol;
+    if (tp->tp_getattro != PyObject_GenericGetAttr || tp->tp_dictoffset == 0 || mro == NULL
+        || !PyTuple_Check(mro))
+        return 0;
+    for (i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+#if PY_VERSION_HEX >= 0x030C0000
+        PyObject *dict = PyType_GetDict(base);
+#else
+        PyObject *dict = Py_XNewRef(base->tp_dict);
+#endif
+        if (dict == NULL)
+            return 0;
+        for (j = 0; j < 8; j++) {
+            if (PyDict_GetItemWithError(dict, names[j]) != NULL || PyErr_Occurred()) {
+                Py_DECREF(dict);
+                PyErr_Clear();
+                return 0;
+            }
+        }
+        Py_DECREF(dict);
+    }
+    return 1;
+}
+
+/* Fills a packet view; returns -1 with an exception set on failure. */
+static int view_packet(TracerObject *self, PyObject *pkt, packet_view *view)
+{
+    PyTypeObject *tp = Py_TYPE(pkt);
+
+    view->pkt = pkt;
+    view->dict = NULL;
+    view->is_dict = 0;
+    if (PyDict_Check(pkt)) {
+        view->dict = Py_NewRef(pkt);
+        view->is_dict = 1;
+        return 0;
+    }
+    if (tp != self->fast_type) {
+        if (tp == self->slow_type)
+            return 0;
+        if (!dict_readable_type(self->st, tp)) {
+            Py_XSETREF(self->slow_type, (PyTypeObject *)Py_NewRef(tp));
+            return 0;
+        }
+        Py_XSETREF(self->fast_type, (PyTypeObject *)Py_NewRef(tp));
+    }
+    view->dict = PyObject_GenericGetDict(pkt, NULL);
+    if (view->dict == NULL)
+        return -1;
+    if (!PyDict_Check(view->dict))
+        Py_CLEAR(view->dict);
+    return 0;
+}
+
+static int get_port(const packet_view *pkt, PyObject *name, uint16_t *out)
+{
+    PyObject *value = get_field(pkt, name);
+    PyObject *number;
+    long port;
+
+    if (value == NULL)
+        return -1;
+    if (PyLong_CheckExact(value)) {
+        port = PyLong_AsLong(value);
+    } else {
+        if (!PyIndex_Check(value)) {
+            PyErr_Format(PyExc_TypeError, "packet field %R must be an int, not %.100s", name,
+                         Py_TYPE(value)->tp_name);
+            Py_DECREF(value);
+            return -1;
+        }
+        number = PyNumber_Index(value);
+        if (number == NULL) {
+            Py_DECREF(value);
+            return -1;
+        }
+        port = PyLong_AsLong(number);
+        Py_DECREF(number);
+    }
+    if (port == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            Py_DECREF(value);
+            return -1;
+        }
+        PyErr_Clear();
+        port = -1;
+    }
+    if (port < 0 || port > 65535) {
+        PyErr_Format(PyExc_ValueError, "packet field %R must be a port number in 0..65535, not %R",
+                     name, value);
+        Py_DECREF(value);
+        return -1;
+    }
+    Py_DECREF(value);
+    *out = (uint16_t)port;
+    return 0;
+}
+
+static int get_frame_number(const packet_view *pkt, PyObject *name, uint64_t *out)
+{
+    PyObject *value = get_field(pkt, name);
+    PyObject *number;
+    unsigned long long n;
+
+    if (value == NULL)
+        return -1;
+    if (PyLong_CheckExact(value)) {
+        number = value;
+    } else {
+        if (!PyIndex_Check(value)) {
+            PyErr_Format(PyExc_TypeError, "packet field %R must be an int, not %.100s", name,
+                         Py_TYPE(value)->tp_name);
+            Py_DECREF(value);
+            return -1;
+        }
+        number = PyNumber_Index(value);
+        Py_DECREF(value);
+        if (number == NULL)
+            return -1;
+    }
+    n = PyLong_AsUnsignedLongLong(number);
+    if (n == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "packet field %R must be a frame number in 0..2**64-1, not %R",
+                     name, number);
+        Py_DECREF(number);
+        return -1;
+    }
+    Py_DECREF(number);
+    *out = (uint64_t)n;
+    return 0;
+}
+
+/* Writes the integer `ip` as a big-endian address of len bytes. */
+static int int_to_address(PyObject *ip, uint8_t *out, size_t len)
+{
+    if (!PyLong_Check(ip)) {
+        PyErr_SetString(PyExc_TypeError, "address object holds a non-integer value");
+        return -1;
+    }
+    if (len == 4) {
+        unsigned long v = PyLong_AsUnsignedLong(ip);
+        if (v == (unsigned long)-1 && PyErr_Occurred())
+            return -1;
+        if (v > 0xffffffffUL) {
+            PyErr_SetString(PyExc_ValueError, "IPv4 address out of range");
+            return -1;
+        }
+        out[0] = (uint8_t)(v >> 24);
+        out[1] = (uint8_t)(v >> 16);
+        out[2] = (uint8_t)(v >> 8);
+        out[3] = (uint8_t)v;
+        return 0;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    {
+        Py_ssize_t need = PyLong_AsNativeBytes(ip, out, (Py_ssize_t)len,
+                                               Py_ASNATIVEBYTES_BIG_ENDIAN
+                                                   | Py_ASNATIVEBYTES_UNSIGNED_BUFFER
+                                                   | Py_ASNATIVEBYTES_REJECT_NEGATIVE);
+        if (need < 0)
+            return -1;
+        if ((size_t)need > len) {
+            PyErr_SetString(PyExc_ValueError, "IPv6 address out of range");
+            return -1;
+        }
+        return 0;
+    }
+#else
+    return _PyLong_AsByteArray((PyLongObject *)ip, out, len, 0, 0);
+#endif
+}
+
+/* The value of an object __slots__ member when obj is exactly of type
+ * `type` and the member's offset is known; NULL (no exception) otherwise. */
+static PyObject *read_slot(PyObject *obj, PyObject *type, Py_ssize_t offset)
+{
+    PyObject *value;
+
+    if (offset < 0 || (PyObject *)Py_TYPE(obj) != type)
+        return NULL;
+    value = *(PyObject **)((char *)obj + offset);
+    return Py_XNewRef(value);
+}
+
+/* Offset of a T_OBJECT_EX __slots__ member of a type, or -1. */
+Py_ssize_t tfpy_slot_offset(PyObject *type, const char *name)
+{
+    PyObject *descr = PyObject_GetAttrString(type, name);
+    Py_ssize_t offset = -1;
+
+    if (descr == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type == T_OBJECT_EX && !(m->flags & READ_RESTRICTED))
+            offset = m->offset;
+    }
+    Py_DECREF(descr);
+    return offset;
+}
+
+/*
+ * Reads an address field into the key.  *objp receives the ipaddress object
+ * (the field's value, or the address parsed from a str/bytes value).
+ */
+static int get_address(TracerObject *self, const packet_view *pkt, PyObject *name, uint8_t addr[16],
+                       uint8_t *family, uint32_t *zone, PyObject **objp)
+{
+    core_state *st = self->st;
+    PyObject *value = get_field(pkt, name);
+    PyObject *ip = NULL;
+    int v6;
+
+    *objp = NULL;
+    if (value == NULL)
+        return -1;
+    if (!PyObject_TypeCheck(value, (PyTypeObject *)st->ipv4_type)
+        && !PyObject_TypeCheck(value, (PyTypeObject *)st->ipv6_type)) {
+        PyObject *parsed;
+        if (PyByteArray_Check(value)) {
+            PyObject *b = PyBytes_FromObject(value);
+            Py_DECREF(value);
+            if (b == NULL)
+                return -1;
+            value = b;
+        }
+        if (!PyUnicode_Check(value) && !PyBytes_Check(value)) {
+            PyErr_Format(PyExc_TypeError,
+                         "packet field %R must be an IPv4Address, IPv6Address, str or bytes, not %.100s",
+                         name, Py_TYPE(value)->tp_name);
+            Py_DECREF(value);
+            return -1;
+        }
+        parsed = PyObject_CallOneArg(st->ip_address, value);
+        if (parsed == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_ValueError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError,
+                             "packet field %R is neither an IPv4 nor an IPv6 address: %R", name, value);
+            }
+            Py_DECREF(value);
+            return -1;
+        }
+        Py_DECREF(value);
+        value = parsed;
+    }
+    v6 = PyObject_TypeCheck(value, (PyTypeObject *)st->ipv6_type);
+    ip = read_slot(value, v6 ? st->ipv6_type : st->ipv4_type,
+                   v6 ? st->ipv6_ip_offset : st->ipv4_ip_offset);
+    if (ip == NULL)
+        ip = PyObject_GetAttr(value, st->s_ip);
+    if (ip == NULL || int_to_address(ip, addr, v6 ? 16 : 4) < 0)
+        goto error;
+    Py_CLEAR(ip);
+    *family = v6 ? TF_FAMILY_IPV6 : TF_FAMILY_IPV4;
+    *zone = 0;
+    if (v6) {
+        PyObject *scope = read_slot(value, st->ipv6_type, st->ipv6_scope_offset);
+        if (scope == NULL)
+            scope = PyObject_GetAttr(value, st->s_scope_id);
+        if (scope == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                goto error;
+            PyErr_Clear();
+        } else if (scope != Py_None) {
+            PyObject *num = PyDict_GetItemWithError(self->zones, scope);
+            if (num == NULL) {
+                Py_ssize_t n;
+                if (PyErr_Occurred()) {
+                    Py_DECREF(scope);
+                    goto error;
+                }
+                n = PyDict_GET_SIZE(self->zones) + 1;
+                num = PyLong_FromSsize_t(n);
+                if (num == NULL || PyDict_SetItem(self->zones, scope, num) < 0) {
+                    Py_XDECREF(num);
+                    Py_DECREF(scope);
+                    goto error;
+                }
+                Py_DECREF(num);
+            }
+            *zone = (uint32_t)PyLong_AsUnsignedLong(num);
+            Py_DECREF(scope);
+        } else {
+            Py_DECREF(scope);
+        }
+    }
+    *objp = value;
+    return 0;
+error:
+    Py_XDECREF(ip);
+    Py_DECREF(value);
+    return -1;
+}
+
+/* Text of an address as format(addr, '') gives it: computed here for an
+ * exact IPv4Address (dotted quad), asked of the object otherwise (IPv6 text
+ * depends on the running Python's ipaddress). */
+static PyObject *address_text(core_state *st, PyObject *obj, const uint8_t *addr)
+{
+    if ((PyObject *)Py_TYPE(obj) == st->ipv4_type)
+        return PyUnicode_FromFormat("%u.%u.%u.%u", (unsigned)addr[0], (unsigned)addr[1],
+                                    (unsigned)addr[2], (unsigned)addr[3]);
+    return PyObject_Format(obj, st->s_empty);
+}
+
+/* pcapkit's label: f'{src}_{srcport}-{dst}_{dstport}-{timestamp}', with ':'
+ * turned into '.' when the source address is not IPv4. */
+static PyObject *make_label(core_state *st, const tf_flow_key *key, PyObject *src, PyObject *dst,
+                            PyObject *timestamp)
+{
+    PyObject *s = NULL, *d = NULL, *ts = NULL, *label = NULL, *fixed;
+
+    s = address_text(st, src, key->src);
+    d = s ? address_text(st, dst, key->dst) : NULL;
+    ts = d ? PyObject_Format(timestamp, st->s_empty) : NULL;
+    if (ts != NULL)
+        label = PyUnicode_FromFormat("%U_%u-%U_%u-%U", s, (unsigned)key->src_port, d,
+                                     (unsigned)key->dst_port, ts);
+    Py_XDECREF(s);
+    Py_XDECREF(d);
+    Py_XDECREF(ts);
+    if (label == NULL || key->src_family == TF_FAMILY_IPV4)
+        return label;
+    fixed = PyUnicode_Replace(label, st->s_colon, st->s_dot, -1);
+    Py_DECREF(label);
+    return fixed;
+}
+
+static PyObject *frames_tuple(const tf_flow_info *info)
+{
+    PyObject *tuple = PyTuple_New((Py_ssize_t)info->frame_count);
+    uint64_t i;
+
+    if (tuple == NULL)
+        return NULL;
+    for (i = 0; i < info->frame_count; i++) {
+        PyObject *n = PyLong_FromUnsignedLongLong(info->frames[i]);
+        if (n == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, n);
+    }
+    return tuple;
+}
+
+/* Opens a flow for a packet whose key is not in the table. */
+static int open_flow(TracerObject *self, const packet_view *pkt, const tf_flow_key *key, PyObject *src,
+                     PyObject *dst, tf_flow_id *id)
+{
+    core_state *st = self->st;
+    PyObject *timestamp = NULL, *protocol = NULL, *label = NULL, *dumper = NULL;
+    PyObject *bufid = NULL, *record = NULL, *sport = NULL, *dport = NULL;
+    Py_ssize_t n;
+    tf_status status;
+    int rc = -1;
+
+    timestamp = get_field(pkt, st->s_timestamp);
+    if (timestamp == NULL)
+        goto done;
+    if (!PyNumber_Check(timestamp) || PyBool_Check(timestamp)) {
+        PyErr_Format(PyExc_TypeError, "packet field 'timestamp' must be a number, not %.100s",
+                     Py_TYPE(timestamp)->tp_name);
+        goto done;
+    }
+    protocol = get_field(pkt, st->s_protocol);
+    if (protocol == NULL)
+        goto done;
+    label = make_label(st, key, src, dst, timestamp);
+    if (label == NULL)
+        goto done;
+    dumper = PyObject_CallMethodObjArgs((PyObject *)self, st->s_open_flow, label, protocol, NULL);
+    if (dumper == NULL)
+        goto done;
+    sport = PyLong_FromLong(key->src_port);
+    dport = PyLong_FromLong(key->dst_port);
+    if (sport == NULL || dport == NULL)
+        goto done;
+    bufid = PyTuple_Pack(4, src, sport, dst, dport);
+    if (bufid == NULL)
+        goto done;
+    record = PyTuple_Pack(3, label, dumper, bufid);
+    if (record == NULL)
+        goto done;
+    n = PyList_GET_SIZE(self->flows);
+    if ((uint64_t)n != tf_flowtable_flow_count(self->table)) {
+        PyErr_SetString(PyExc_SystemError, "flow table and flow records disagree");
+        goto done;
+    }
+    if (PyList_Append(self->flows, record) < 0)
+        goto done;
+    status = tf_flowtable_open(self->table, key, id);
+    if (status != TF_OK) {
+        PyList_SetSlice(self->flows, n, n + 1, NULL);
+        tfpy_raise_status(status, NULL);
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(timestamp);
+    Py_XDECREF(protocol);
+    Py_XDECREF(label);
+    Py_XDECREF(dumper);
+    Py_XDECREF(sport);
+    Py_XDECREF(dport);
+    Py_XDECREF(bufid);
+    Py_XDECREF(record);
+    return rc;
+}
+
+PyDoc_STRVAR(Tracer_trace_doc,
+"trace(packet, *, output=False)\n--\n\n"
+"Trace one packet; return its flow's label, or with output=True the flow's dumper.");
+
+static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    core_state *st = self->st;
+    PyObject *pkt, *src = NULL, *dst = NULL, *finobj = NULL, *result = NULL;
+    PyObject *record, *frames = NULL, *label = NULL, *ret;
+    int output = 0, fin;
+    tf_flow_key key;
+    tf_flow_id id;
+    tf_flow_info info;
+    uint64_t frame;
+    tf_status status;
+    packet_view view = {NULL, NULL, 0};
+
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError, "trace() takes 1 positional argument (%zd given)", nargs);
+        return NULL;
+    }
+    pkt = args[0];
+    if (kwnames != NULL) {
+        Py_ssize_t i;
+        for (i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
+            if (!PyUnicode_Check(kw) || PyUnicode_CompareWithASCIIString(kw, "output") != 0) {
+                PyErr_Format(PyExc_TypeError, "trace() got an unexpected keyword argument %R", kw);
+                return NULL;
+            }
+            output = PyObject_IsTrue(args[nargs + i]);
+            if (output < 0)
+                return NULL;
+        }
+    }
+    if (self->table == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tracer is not initialised");
+        return NULL;
+    }
+
+    if (view_packet(self, pkt, &view) < 0)
+        return NULL;
+    tf_flow_key_init(&key);
+    if (get_address(self, &view, st->s_src, key.src, &key.src_family, &key.src_zone, &src) < 0)
+        goto done;
+    if (get_port(&view, st->s_srcport, &key.src_port) < 0)
+        goto done;
+    if (get_address(self, &view, st->s_dst, key.dst, &key.dst_family, &key.dst_zone, &dst) < 0)
+        goto done;
+    if (get_port(&view, st->s_dstport, &key.dst_port) < 0)
+        goto done;
+    finobj = get_field(&view, st->s_fin);
+    if (finobj == NULL)
+        goto done;
+    fin = PyObject_IsTrue(finobj);
+    if (fin < 0)
+        goto done;
+    if (get_frame_number(&view, st->s_index, &frame) < 0)
+        goto done;
+
+    if (tf_flowtable_find(self->table, &key, &id)) {
+        status = tf_flowtable_append(self->table, id, frame);
+        if (status != TF_OK) {
+            tfpy_raise_status(status, NULL);
+            goto done;
+        }
+    } else {
+        if (open_flow(self, &view, &key, src, dst, &id) < 0)
+            goto done;
+        /* Cannot fail: open reserved room for the first frame. */
+        tf_flowtable_append(self->table, id, frame);
+    }
+    Py_CLEAR(self->submit_cache);
+
+    record = PyList_GET_ITEM(self->flows, (Py_ssize_t)id);
+    ret = PyTuple_GET_ITEM(record, output ? 1 : 0);
+    Py_INCREF(ret);
+
+    if (fin) {
+        tf_flowtable_info(self->table, id, &info);
+        frames = frames_tuple(&info);
+        if (frames == NULL) {
+            Py_DECREF(ret);
+            goto done;
+        }
+        label = Py_NewRef(PyTuple_GET_ITEM(record, 0));
+        tf_flowtable_close(self->table, id);
+        tf_flowtable_release_frames(self->table, id);
+        /* The record is dropped, as pcapkit drops the buffer. */
+        Py_INCREF(Py_None);
+        PyList_SetItem(self->flows, (Py_ssize_t)id, Py_None);
+        {
+            PyObject *r = PyObject_CallMethodObjArgs((PyObject *)self, st->s_close_flow, label,
+                                                     frames, NULL);
+            if (r == NULL) {
+                Py_DECREF(ret);
+                goto done;
+            }
+            Py_DECREF(r);
+        }
+    }
+    result = ret;
+done:
+    Py_XDECREF(view.dict);
+    Py_XDECREF(src);
+    Py_XDECREF(dst);
+    Py_XDECREF(finobj);
+    Py_XDECREF(frames);
+    Py_XDECREF(label);
+    return result;
+}
+
+PyDoc_STRVAR(Tracer_open_flows_doc,
+"_open_flows()\n--\n\n"
+"List (label, frames, dumper, bufid) of the open flows in the order they were opened.");
+
+static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = PyList_New(0);
+    uint64_t id, count = tf_flowtable_flow_count(self->table);
+    tf_flow_info info;
+
+    if (list == NULL)
+        return NULL;
+    for (id = 0; id < count; id++) {
+        PyObject *frames, *item, *record;
+        tf_flowtable_info(self->table, id, &info);
+        if (!info.open)
+            continue;
+        frames = frames_tuple(&info);
+        if (frames == NULL)
+            goto error;
+        record = PyList_GET_ITEM(self->flows, (Py_ssize_t)id);
+        item = PyTuple_Pack(4, PyTuple_GET_ITEM(record, 0), frames, PyTuple_GET_ITEM(record, 1),
+                            PyTuple_GET_ITEM(record, 2));
+        Py_DECREF(frames);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            goto error;
+        }
+        Py_DECREF(item);
+    }
+    return list;
+error:
+    Py_DECREF(list);
+    return NULL;
+}
+
+static PyObject *Tracer_get_submit_cache(TracerObject *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->submit_cache ? self->submit_cache : Py_None);
+}
+
+static int Tracer_set_submit_cache(TracerObject *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    if (value == NULL || value == Py_None) {
+        Py_CLEAR(self->submit_cache);
+        return 0;
+    }
+    Py_XSETREF(self->submit_cache, Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *Tracer_get_open_count(TracerObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromUnsignedLongLong(tf_flowtable_open_count(self->table));
+}
+
+static PyMethodDef Tracer_methods[] = {
+    {"trace", (PyCFunction)(void (*)(void))Tracer_trace, METH_FASTCALL | METH_KEYWORDS,
+     Tracer_trace_doc},
+    {"_open_flows", (PyCFunction)Tracer_open_flows, METH_NOARGS, Tracer_open_flows_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Tracer_getset[] = {
+    {"_submit_cache", (getter)Tracer_get_submit_cache, (setter)Tracer_set_submit_cache,
+     "Cached result of submit(), None after any trace().", NULL},
+    {"_open_count", (getter)Tracer_get_open_count, NULL, "Number of open flows.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(Tracer_doc,
+"Tracer()\n--\n\n"
+"C flow table under pcapkit_tcpflow.TCP; subclass it, do not use it directly.\n"
+"Subclasses provide _open_flow(label, protocol) -> dumper and\n"
+"_close_flow(label, frames).");
+
+static PyType_Slot Tracer_slots[] = {
+    {Py_tp_new, Tracer_new},
+    {Py_tp_dealloc, Tracer_dealloc},
+    {Py_tp_traverse, Tracer_traverse},
+    {Py_tp_clear, Tracer_clear},
+    {Py_tp_methods, Tracer_methods},
+    {Py_tp_getset, Tracer_getset},
+    {Py_tp_doc, (void *)Tracer_doc},
+    {0, NULL},
+};
+
+PyType_Spec tfpy_tracer_spec = {
+    .name = "pcapkit_tcpflow._core.Tracer",
+    .basicsize = sizeof(TracerObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Tracer_slots,
+};
+

@@ -1,0 +1,345 @@
+/*
+ * session.c - one tracing run: read records, decode, track flows, write
+ * per-flow pcap files.
+ *
+ * The caller drives the run in steps (tf_session_step) so that it can let
+ * go of its own locks during a step and look for interruptions between
+ * steps.  Per flow the session keeps the label text (also the output file
+ * name), the link type of the flow's first packet (the network field of its
+ * output file) and the output file's state.
+ *
+ * Output files: at most max_open_files stay open.  A flow's file is created
+ * (truncated) with its first packet, as pcapkit does; when the limit is
+ * reached the least recently written file is closed and reopened for
+ * appending when its flow next needs it.  A FIN closes the flow's file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tf.h"
+
+typedef struct flow_extra {
+    char *label;
+    uint32_t linktype;
+    int32_t slot;      /* open-file slot, or -1 */
+} flow_extra;
+
+typedef struct open_file {
+    FILE *fp;
+    uint64_t flow;
+    uint64_t last_use;
+} open_file;
+
+struct tf_session {
+    const tf_allocator *alloc;
+    tf_session_options opt;
+    char *dir;
+    char *ext;
+    tf_reader *reader;
+    tf_flowtable *flows;
+    flow_extra *extra;
+    uint64_t extra_cap;
+    open_file *files;
+    uint32_t nfiles;
+    uint64_t clock;
+    uint64_t frames;
+    uint64_t traced;
+};
+
+static char *dupstr(const tf_allocator *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = tf_malloc(a, n);
+
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+tf_status tf_session_new(tf_reader *reader, const tf_session_options *opt, const tf_allocator *alloc,
+                         uint64_t seed, tf_session **out)
+{
+    tf_session *s;
+    tf_status st;
+
+    *out = NULL;
+    s = tf_malloc(alloc, sizeof(*s));
+    if (s == NULL) {
+        tf_reader_close(reader);
+        return TF_ERR_NOMEM;
+    }
+    memset(s, 0, sizeof(*s));
+    s->alloc = alloc;
+    s->opt = *opt;
+    s->reader = reader;
+    if (opt->out_dir != NULL) {
+        s->dir = dupstr(alloc, opt->out_dir);
+        s->ext = dupstr(alloc, opt->ext ? opt->ext : "");
+        if (s->dir == NULL || s->ext == NULL) {
+            tf_session_free(s);
+            return TF_ERR_NOMEM;
+        }
+        if (s->opt.max_open_files == 0)
+            s->opt.max_open_files = 1;
+        s->files = tf_reallocarray(alloc, NULL, s->opt.max_open_files, sizeof(open_file));
+        if (s->files == NULL) {
+            tf_session_free(s);
+            return TF_ERR_NOMEM;
+        }
+    }
+    s->opt.out_dir = NULL;
+    s->opt.ext = NULL;
+    st = tf_flowtable_new(alloc, seed, &s->flows);
+    if (st != TF_OK) {
+        tf_session_free(s);
+        return st;
+    }
+    *out = s;
+    return TF_OK;
+}
+
+static tf_status close_slot(tf_session *s, uint32_t slot)
+{
+    open_file *f = &s->files[slot];
+    tf_status st = TF_OK;
+
+    if (fclose(f->fp) != 0)
+        st = TF_ERR_IO;
+    s->extra[f->flow].slot = -1;
+    s->nfiles--;
+    if (slot != s->nfiles) {
+        s->files[slot] = s->files[s->nfiles];
+        s->extra[s->files[slot].flow].slot = (int32_t)slot;
+    }
+    return st;
+}
+
+void tf_session_free(tf_session *s)
+{
+    uint64_t i, n;
+
+    if (s == NULL)
+        return;
+    while (s->nfiles > 0)
+        close_slot(s, s->nfiles - 1);
+    n = s->flows ? tf_flowtable_flow_count(s->flows) : 0;
+    for (i = 0; i < n; i++)
+        tf_free(s->alloc, s->extra[i].label);
+    tf_free(s->alloc, s->extra);
+    tf_free(s->alloc, s->files);
+    tf_free(s->alloc, s->dir);
+    tf_free(s->alloc, s->ext);
+    tf_flowtable_free(s->flows);
+    tf_reader_close(s->reader);
+    tf_free(s->alloc, s);
+}
+
+/* Opens (mode "wb": create, with header) or reopens ("ab") a flow's file. */
+static tf_status open_flow_file(tf_session *s, uint64_t id, int create, char *errbuf)
+{
+    char path[4096];
+    flow_extra *x = &s->extra[id];
+    FILE *fp;
+    uint32_t slot;
+
+    if (s->nfiles == s->opt.max_open_files) {
+        uint32_t i, lru = 0;
+        for (i = 1; i < s->nfiles; i++)
+            if (s->files[i].last_use < s->files[lru].last_use)
+                lru = i;
+        if (close_slot(s, lru) != TF_OK) {
+            snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write a flow file: %s", strerror(errno));
+            return TF_ERR_IO;
+        }
+    }
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", s->dir, x->label, s->ext) >= sizeof(path)) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "output path too long");
+        return TF_ERR_INVALID;
+    }
+    fp = fopen(path, create ? "wb" : "ab");
+    if (fp == NULL) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot open %.400s: %s", path, strerror(errno));
+        return TF_ERR_IO;
+    }
+    if (create) {
+        uint8_t hdr[24];
+        tf_pcap_format fmt = s->opt.pcap;
+        fmt.linktype = x->linktype;
+        tf_pcap_encode_header(&fmt, hdr);
+        if (fwrite(hdr, 1, sizeof(hdr), fp) != sizeof(hdr)) {
+            snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.400s: %s", path, strerror(errno));
+            fclose(fp);
+            return TF_ERR_IO;
+        }
+    }
+    slot = s->nfiles++;
+    s->files[slot].fp = fp;
+    s->files[slot].flow = id;
+    s->files[slot].last_use = ++s->clock;
+    x->slot = (int32_t)slot;
+    return TF_OK;
+}
+
+static tf_status write_record(tf_session *s, uint64_t id, const tf_record *rec, char *errbuf)
+{
+    flow_extra *x = &s->extra[id];
+    uint8_t hdr[16];
+    tf_pcap_format fmt = s->opt.pcap;
+    open_file *f;
+    tf_status st;
+
+    if (x->slot < 0) {
+        st = open_flow_file(s, id, 0, errbuf);
+        if (st != TF_OK)
+            return st;
+    }
+    f = &s->files[x->slot];
+    f->last_use = ++s->clock;
+    fmt.linktype = x->linktype;
+    st = tf_pcap_encode_record(&fmt, rec->ts_sec, rec->ts_nsec, rec->caplen, rec->origlen, hdr);
+    if (st != TF_OK) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "timestamp %lld cannot be stored in a pcap record",
+                 (long long)rec->ts_sec);
+        return st;
+    }
+    if (fwrite(hdr, 1, sizeof(hdr), f->fp) != sizeof(hdr)
+        || (rec->caplen && fwrite(rec->data, 1, rec->caplen, f->fp) != rec->caplen)) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir, x->label, s->ext,
+                 strerror(errno));
+        return TF_ERR_IO;
+    }
+    return TF_OK;
+}
+
+static tf_status reserve_extra(tf_session *s, uint64_t n)
+{
+    flow_extra *p;
+    uint64_t cap;
+
+    if (n <= s->extra_cap)
+        return TF_OK;
+    cap = s->extra_cap ? s->extra_cap * 2 : 64;
+    while (cap < n)
+        cap *= 2;
+    p = tf_reallocarray(s->alloc, s->extra, (size_t)cap, sizeof(*p));
+    if (p == NULL)
+        return TF_ERR_NOMEM;
+    s->extra = p;
+    s->extra_cap = cap;
+    return TF_OK;
+}
+
+static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
+{
+    tf_decoded d;
+    tf_flow_id id;
+    tf_status st;
+
+    if (!tf_decode_frame(rec->linktype, rec->data, rec->caplen, &s->opt.decode, &d))
+        return TF_OK;
+    s->traced++;
+    if (!tf_flowtable_find(s->flows, &d.key, &id)) {
+        char label[TF_LABEL_MAX];
+        char *copy;
+        uint64_t n = tf_flowtable_flow_count(s->flows);
+        st = reserve_extra(s, n + 1);
+        if (st != TF_OK)
+            return st;
+        tf_flow_label(&d.key, rec->ts_sec, rec->ts_nsec, &s->opt.style, label);
+        copy = dupstr(s->alloc, label);
+        if (copy == NULL)
+            return TF_ERR_NOMEM;
+        st = tf_flowtable_open(s->flows, &d.key, &id);
+        if (st != TF_OK) {
+            tf_free(s->alloc, copy);
+            return st;
+        }
+        s->extra[id].label = copy;
+        s->extra[id].linktype = rec->linktype;
+        s->extra[id].slot = -1;
+        tf_flowtable_append(s->flows, id, s->frames);
+        if (s->dir != NULL) {
+            st = open_flow_file(s, id, 1, errbuf);
+            if (st != TF_OK)
+                return st;
+        }
+    } else {
+        st = tf_flowtable_append(s->flows, id, s->frames);
+        if (st != TF_OK)
+            return st;
+    }
+    if (s->dir != NULL) {
+        st = write_record(s, id, rec, errbuf);
+        if (st != TF_OK)
+            return st;
+    }
+    if (d.fin) {
+        if (s->extra[id].slot >= 0 && close_slot(s, (uint32_t)s->extra[id].slot) != TF_OK) {
+            snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir,
+                     s->extra[id].label, s->ext, strerror(errno));
+            tf_flowtable_close(s->flows, id);
+            return TF_ERR_IO;
+        }
+        tf_flowtable_close(s->flows, id);
+    }
+    return TF_OK;
+}
+
+tf_status tf_session_step(tf_session *s, uint64_t max_records, char *errbuf)
+{
+    tf_record rec;
+    uint64_t i;
+    tf_status st;
+
+    errbuf[0] = '\0';
+    for (i = 0; i < max_records; i++) {
+        st = tf_reader_next(s->reader, &rec, errbuf);
+        if (st != TF_OK)
+            return st;
+        s->frames++;
+        st = trace_record(s, &rec, errbuf);
+        if (st != TF_OK)
+            return st;
+    }
+    return TF_OK;
+}
+
+tf_status tf_session_finish(tf_session *s, char *errbuf)
+{
+    tf_status st = TF_OK;
+
+    errbuf[0] = '\0';
+    while (s->nfiles > 0) {
+        if (close_slot(s, s->nfiles - 1) != TF_OK && st == TF_OK) {
+            snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write a flow file: %s", strerror(errno));
+            st = TF_ERR_IO;
+        }
+    }
+    return st;
+}
+
+uint64_t tf_session_frames(const tf_session *s)
+{
+    return s->frames;
+}
+
+uint64_t tf_session_traced(const tf_session *s)
+{
+    return s->traced;
+}
+
+const tf_flowtable *tf_session_flowtable(const tf_session *s)
+{
+    return s->flows;
+}
+
+const char *tf_session_label(const tf_session *s, tf_flow_id id)
+{
+    return s->extra[id].label;
+}
+
+const tf_reader *tf_session_reader(const tf_session *s)
+{
+    return s->reader;
+}
