@@ -7,9 +7,11 @@
 from pcapkit_tcpflow._compat import HAVE_PCAPKIT, Index
 from pcapkit_tcpflow._install import install, is_installed, uninstall
 from pcapkit_tcpflow.dumpers import PCAPDumper
+from pcapkit_tcpflow.extract import Extraction, FormatError, TruncatedCaptureWarning, extract
 from pcapkit_tcpflow.tcp import TCP
 
 __version__ = '0.1.0'
 
-__all__ = ['TCP', 'Index', 'PCAPDumper', 'install', 'uninstall', 'is_installed', 'HAVE_PCAPKIT',
+__all__ = ['TCP', 'Index', 'PCAPDumper', 'extract', 'Extraction', 'FormatError',
+           'TruncatedCaptureWarning', 'install', 'uninstall', 'is_installed', 'HAVE_PCAPKIT',
            '__version__']

@@ -11,6 +11,8 @@
 
 typedef struct {
     PyTypeObject *tracer_type;
+    PyTypeObject *session_type;
+    PyObject *format_error;
     PyObject *ipv4_type;
     PyObject *ipv6_type;
     PyObject *ip_address;
@@ -39,6 +41,7 @@ typedef struct {
 
 extern struct PyModuleDef tfpy_module;
 extern PyType_Spec tfpy_tracer_spec;
+extern PyType_Spec tfpy_session_spec;
 
 /* Module state of the module that defined type (or one of its bases). */
 core_state *tfpy_state_of_type(PyTypeObject *type);

@@ -322,6 +322,18 @@ static int core_exec(PyObject *module)
         return -1;
     if (PyModule_AddObjectRef(module, "Tracer", (PyObject *)st->tracer_type) < 0)
         return -1;
+    st->session_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &tfpy_session_spec, NULL);
+    if (st->session_type == NULL)
+        return -1;
+    if (PyModule_AddObjectRef(module, "Session", (PyObject *)st->session_type) < 0)
+        return -1;
+    st->format_error = PyErr_NewExceptionWithDoc(
+        "pcapkit_tcpflow._core.FormatError",
+        "The input is not a readable pcap/pcapng capture.", PyExc_ValueError, NULL);
+    if (st->format_error == NULL)
+        return -1;
+    if (PyModule_AddObjectRef(module, "FormatError", st->format_error) < 0)
+        return -1;
     if (PyModule_AddIntConstant(module, "PCAP_SNAPLEN", TF_PCAP_SNAPLEN) < 0)
         return -1;
     return 0;
@@ -332,6 +344,8 @@ static int core_traverse(PyObject *module, visitproc visit, void *arg)
     core_state *st = (core_state *)PyModule_GetState(module);
 
     Py_VISIT(st->tracer_type);
+    Py_VISIT(st->session_type);
+    Py_VISIT(st->format_error);
     Py_VISIT(st->ipv4_type);
     Py_VISIT(st->ipv6_type);
     Py_VISIT(st->ip_address);
@@ -344,6 +358,8 @@ static int core_clear(PyObject *module)
     core_state *st = (core_state *)PyModule_GetState(module);
 
     Py_CLEAR(st->tracer_type);
+    Py_CLEAR(st->session_type);
+    Py_CLEAR(st->format_error);
     Py_CLEAR(st->ipv4_type);
     Py_CLEAR(st->ipv6_type);
     Py_CLEAR(st->ip_address);

@@ -1,0 +1,328 @@
+/*
+ * session.c - pcapkit_tcpflow._core.Session: one native tracing run.
+ *
+ *   Session(path, offset, out_dir, ext, big_endian, nanosecond,
+ *           max_open_files, pcapkit_link_types_only)
+ *   step(n) -> 0 (more to read), 1 (end), or str (damaged file: message)
+ *   finish() closes the output files; flows() lists (label, frames) in
+ *   pcapkit's order; frames, traced, info.
+ *
+ * step() runs the C loop with the GIL released; the caller steps in chunks
+ * and checks for signals between them.  A session is used by one thread at
+ * a time (a second caller gets RuntimeError instead of racing).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "binding.h"
+
+typedef struct {
+    PyObject_HEAD
+    tf_session *session;
+    int busy;
+    int finished;
+} SessionObject;
+
+static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"path", "offset", "out_dir", "ext", "big_endian", "nanosecond",
+                             "max_open_files", "pcapkit_link_types_only", "seed", NULL};
+    core_state *st = tfpy_state_of_type(type);
+    PyObject *path = NULL, *pathobj, *outobj, *out = NULL;
+    const char *ext = NULL;
+    long long offset = 0;
+    int big = 0, nsec = 0, strict = 0;
+    unsigned int max_open = 64;
+    unsigned long long seed = 0;
+    tf_session_options opt;
+    tf_reader *reader = NULL;
+    SessionObject *self = NULL;
+    char errbuf[TF_ERRBUF_SIZE];
+    tf_status status;
+    FILE *fp;
+    PyObject *mapped = NULL;
+
+    if (st == NULL)
+        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLOzppIpK", kwlist, &pathobj, &offset, &outobj,
+                                     &ext, &big, &nsec, &max_open, &strict, &seed))
+        return NULL;
+    if (!PyUnicode_FSConverter(pathobj, &path))
+        return NULL;
+    if (outobj != Py_None && !PyUnicode_FSConverter(outobj, &out))
+        goto error;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.out_dir = out ? PyBytes_AS_STRING(out) : NULL;
+    opt.ext = ext;
+    opt.pcap.big_endian = big;
+    opt.pcap.nanosecond = nsec;
+    opt.max_open_files = max_open ? max_open : 1;
+    opt.decode.pcapkit_link_types_only = strict;
+    /* How this Python prints IPv4-mapped IPv6 addresses (changed in 3.13). */
+    mapped = PyRun_String("str(__import__('ipaddress').IPv6Address('::ffff:1.2.3.4'))",
+                          Py_eval_input, PyEval_GetBuiltins(), NULL);
+    if (mapped == NULL)
+        goto error;
+    opt.style.ipv4_mapped_dotted = PyUnicode_CompareWithASCIIString(mapped, "::ffff:1.2.3.4") == 0;
+
+    Py_BEGIN_ALLOW_THREADS
+    fp = fopen(PyBytes_AS_STRING(path), "rb");
+    if (fp != NULL && offset > 0 && fseek(fp, (long)offset, SEEK_SET) != 0) {
+        fclose(fp);
+        fp = NULL;
+    }
+    status = TF_ERR_IO;
+    if (fp != NULL)
+        status = tf_reader_open(fp, NULL, &reader, errbuf);
+    Py_END_ALLOW_THREADS
+    if (fp == NULL) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, pathobj);
+        goto error;
+    }
+    if (status != TF_OK) {
+        if (status == TF_ERR_FORMAT)
+            PyErr_Format(st->format_error, "%s: %s", PyBytes_AS_STRING(path), errbuf);
+        else if (status == TF_ERR_IO)
+            PyErr_Format(PyExc_OSError, "%s: %s", PyBytes_AS_STRING(path), errbuf);
+        else
+            tfpy_raise_status(status, pathobj);
+        goto error;
+    }
+    self = (SessionObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        tf_reader_close(reader);
+        goto error;
+    }
+    status = tf_session_new(reader, &opt, NULL, (uint64_t)seed, &self->session);
+    if (status != TF_OK) {
+        tfpy_raise_status(status, NULL);
+        Py_CLEAR(self);
+        goto error;
+    }
+error:
+    Py_XDECREF(mapped);
+    Py_XDECREF(path);
+    Py_XDECREF(out);
+    return (PyObject *)self;
+}
+
+static void Session_dealloc(SessionObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+
+    tf_session_free(self->session);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static int check_usable(SessionObject *self)
+{
+    if (self->session == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "session is not open");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "session is in use by another thread");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Session_step(SessionObject *self, PyObject *arg)
+{
+    core_state *st = tfpy_state_of_type(Py_TYPE(self));
+    unsigned long long n = PyLong_AsUnsignedLongLong(arg);
+    char errbuf[TF_ERRBUF_SIZE];
+    tf_status status;
+
+    if (n == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (st == NULL || check_usable(self) < 0)
+        return NULL;
+    if (self->finished)
+        return PyLong_FromLong(1);
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    status = tf_session_step(self->session, (uint64_t)n, errbuf);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    switch (status) {
+    case TF_OK:
+        return PyLong_FromLong(0);
+    case TF_END:
+        self->finished = 1;
+        return PyLong_FromLong(1);
+    case TF_ERR_FORMAT:
+        self->finished = 1;
+        return PyUnicode_FromString(errbuf);
+    case TF_ERR_IO:
+        PyErr_SetString(PyExc_OSError, errbuf);
+        return NULL;
+    default:
+        if (errbuf[0]) {
+            PyErr_SetString(status == TF_ERR_NOMEM ? PyExc_MemoryError : PyExc_ValueError, errbuf);
+            return NULL;
+        }
+        return tfpy_raise_status(status, NULL);
+    }
+}
+
+static PyObject *Session_finish(SessionObject *self, PyObject *Py_UNUSED(ignored))
+{
+    char errbuf[TF_ERRBUF_SIZE];
+    tf_status status;
+
+    if (check_usable(self) < 0)
+        return NULL;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    status = tf_session_finish(self->session, errbuf);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (status != TF_OK) {
+        PyErr_SetString(PyExc_OSError, errbuf);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *flow_item(const tf_session *s, tf_flow_id id)
+{
+    tf_flow_info info;
+    PyObject *frames, *label, *item;
+    uint64_t i;
+
+    tf_flowtable_info(tf_session_flowtable(s), id, &info);
+    frames = PyTuple_New((Py_ssize_t)info.frame_count);
+    if (frames == NULL)
+        return NULL;
+    for (i = 0; i < info.frame_count; i++) {
+        PyObject *n = PyLong_FromUnsignedLongLong(info.frames[i]);
+        if (n == NULL) {
+            Py_DECREF(frames);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(frames, (Py_ssize_t)i, n);
+    }
+    label = PyUnicode_FromString(tf_session_label(s, id));
+    if (label == NULL) {
+        Py_DECREF(frames);
+        return NULL;
+    }
+    item = PyTuple_Pack(3, label, frames, info.open ? Py_False : Py_True);
+    Py_DECREF(label);
+    Py_DECREF(frames);
+    return item;
+}
+
+static PyObject *Session_flows(SessionObject *self, PyObject *Py_UNUSED(ignored))
+{
+    const tf_flowtable *t;
+    PyObject *list;
+    uint64_t id, n, i;
+
+    if (check_usable(self) < 0)
+        return NULL;
+    t = tf_session_flowtable(self->session);
+    list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    n = tf_flowtable_flow_count(t);
+    for (id = 0; id < n; id++) {
+        tf_flow_info info;
+        PyObject *item;
+        tf_flowtable_info(t, id, &info);
+        if (!info.open)
+            continue;
+        item = flow_item(self->session, id);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    n = tf_flowtable_closed_count(t);
+    for (i = 0; i < n; i++) {
+        PyObject *item = flow_item(self->session, tf_flowtable_closed_at(t, i));
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+static PyObject *Session_get_frames(SessionObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromUnsignedLongLong(self->session ? tf_session_frames(self->session) : 0);
+}
+
+static PyObject *Session_get_traced(SessionObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromUnsignedLongLong(self->session ? tf_session_traced(self->session) : 0);
+}
+
+static PyObject *Session_get_offset(SessionObject *self, void *Py_UNUSED(closure))
+{
+    if (self->session == NULL || self->busy)
+        return PyLong_FromLong(0);
+    return PyLong_FromUnsignedLongLong(tf_reader_offset(tf_session_reader(self->session)));
+}
+
+static PyObject *Session_get_info(SessionObject *self, void *Py_UNUSED(closure))
+{
+    tf_capture_info info;
+
+    if (check_usable(self) < 0)
+        return NULL;
+    tf_reader_info(tf_session_reader(self->session), &info);
+    return Py_BuildValue("{s:s,s:s,s:O,s:k,s:k,s:(ii)}",
+                         "format", info.format == TF_FORMAT_PCAP ? "pcap" : "pcapng",
+                         "byteorder", info.big_endian ? "big" : "little",
+                         "nanosecond", info.nanosecond ? Py_True : Py_False,
+                         "linktype", (unsigned long)info.linktype,
+                         "snaplen", (unsigned long)info.snaplen,
+                         "version", (int)info.version_major, (int)info.version_minor);
+}
+
+static PyMethodDef Session_methods[] = {
+    {"step", (PyCFunction)Session_step, METH_O,
+     "step(n)\n--\n\nRead up to n records: 0 more to read, 1 end, or the message of a damaged file."},
+    {"finish", (PyCFunction)Session_finish, METH_NOARGS, "finish()\n--\n\nClose the output files."},
+    {"flows", (PyCFunction)Session_flows, METH_NOARGS,
+     "flows()\n--\n\n(label, frames, closed) of every flow: open ones in opening order, then "
+     "closed ones in closing order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Session_getset[] = {
+    {"frames", (getter)Session_get_frames, NULL, "Records read so far.", NULL},
+    {"traced", (getter)Session_get_traced, NULL, "TCP segments traced so far.", NULL},
+    {"offset", (getter)Session_get_offset, NULL, "Bytes of the capture consumed so far.", NULL},
+    {"info", (getter)Session_get_info, NULL, "The capture's global header fields.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Session_slots[] = {
+    {Py_tp_new, Session_new},
+    {Py_tp_dealloc, Session_dealloc},
+    {Py_tp_methods, Session_methods},
+    {Py_tp_getset, Session_getset},
+    {Py_tp_doc, (void *)"A native tracing run over one capture file."},
+    {0, NULL},
+};
+
+PyType_Spec tfpy_session_spec = {
+    .name = "pcapkit_tcpflow._core.Session",
+    .basicsize = sizeof(SessionObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Session_slots,
+};

@@ -1,0 +1,270 @@
+"""``pcapkit_tcpflow.extract()``: pcapkit's ``extract()`` for TCP flow tracing,
+read, decoded, traced and written by the C core.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterable
+from typing import IO, Any
+
+from pcapkit_tcpflow import _compat, _core
+from pcapkit_tcpflow.dumpers import PCAPDumper
+from pcapkit_tcpflow.tcp import TCP
+
+__all__ = ['extract', 'Extraction', 'TraceFlowData', 'TruncatedCaptureWarning', 'FormatError',
+           'NATIVE_FORMATS']
+
+#: Raised when the input is not a readable pcap/pcapng capture.
+FormatError = _core.FormatError
+
+#: Records read between two checks for Ctrl-C (a few milliseconds of work).
+STEP = 1 << 16
+
+
+class TruncatedCaptureWarning(UserWarning):
+    """The capture ended inside a record or is damaged; the flows found in
+    the records before the damage are returned."""
+
+
+class TraceFlowData:
+    """``extraction.trace``: ``.tcp`` is the tuple of traced flows."""
+
+    __slots__ = ('tcp',)
+
+    def __init__(self, tcp: tuple[Any, ...]) -> None:
+        self.tcp = tcp
+
+    def __repr__(self) -> str:
+        return f'<TraceFlowData tcp=({len(self.tcp)} flows)>'
+
+
+class Extraction:
+    """The result of :func:`extract`: ``trace.tcp`` (tuple of ``Index``),
+    ``length`` (frames read), ``format`` and ``header`` (capture header
+    fields).  ``frame`` (the dissected frames) needs pcapkit and is
+    computed by it on first use."""
+
+    def __init__(self, fin: str, trace: Any, length: int, info: dict[str, Any],
+                 traced: int, truncated: str | None) -> None:
+        self._fin = fin
+        self._trace = trace
+        self._length = length
+        self._info = info
+        self._traced = traced
+        self._truncated = truncated
+        self._frames: tuple[Any, ...] | None = None
+
+    @property
+    def trace(self) -> Any:
+        """Traced flows: ``trace.tcp``."""
+        return self._trace
+
+    @property
+    def length(self) -> int:
+        """Number of frames (records) read."""
+        return self._length
+
+    @property
+    def format(self) -> str:
+        """Capture format: ``'pcap'`` or ``'pcapng'``."""
+        return self._info['format']
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """Capture header: format, byteorder, nanosecond, linktype, snaplen, version."""
+        return dict(self._info)
+
+    @property
+    def input(self) -> str:
+        """Input file name."""
+        return self._fin
+
+    @property
+    def traced(self) -> int:
+        """Number of TCP segments traced."""
+        return self._traced
+
+    @property
+    def truncated(self) -> str | None:
+        """Why reading stopped early (damaged file), or None."""
+        return self._truncated
+
+    @property
+    def frame(self) -> tuple[Any, ...]:
+        """The frames dissected by pcapkit (computed on first use)."""
+        if self._frames is None:
+            try:
+                import pcapkit
+            except ImportError as error:
+                raise ImportError('dissected frames need pcapkit: pip install pypcapkit') from error
+            self._frames = pcapkit.extract(fin=self._fin, nofile=True, store=True).frame
+        return self._frames
+
+    def __repr__(self) -> str:
+        return (f'<Extraction {self._fin!r}: {self._length} frames, '
+                f'{len(self._trace.tcp)} TCP flows>')
+
+
+def _native_reasons(options: dict[str, Any]) -> list[str]:
+    """Options that the native path cannot serve."""
+    defaults = dict(fout=None, format=None, auto=True, extension=True, files=False, verbose=False,
+                    engine=None, layer=None, protocol=None, reassembly=False, ip=False,
+                    ipv4=False, ipv6=False, buffer_save=False, buffer_path=None, no_eof=False)
+    reasons = [f'{key}={options[key]!r}' for key, value in defaults.items()
+               if key in options and options[key] != value
+               and not (key == 'engine' and options[key] in ('default', 'pcapkit'))]
+    if not options.get('nofile'):
+        reasons.append('nofile=False (a dissected output file)')
+    if not options.get('trace') or not options.get('tcp'):
+        reasons.append('trace=True, tcp=True not both set')
+    return reasons
+
+
+def _input_path(fin: Any) -> tuple[str, int, str | None]:
+    """(path, offset, temporary copy to delete) for a path or binary file."""
+    if fin is None:
+        fin = 'in.pcap'
+    if isinstance(fin, (str, bytes, os.PathLike)):
+        path = os.fsdecode(fin)
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, 'Is a directory', path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(2, 'No such file or directory', path)
+        return path, 0, None
+    try:
+        fd = fin.fileno()
+        offset = fin.tell()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = None
+    if fd is not None:
+        return f'/proc/self/fd/{fd}' if os.path.exists('/proc/self/fd') else f'/dev/fd/{fd}', \
+            offset, None
+    with tempfile.NamedTemporaryFile(prefix='pcapkit-tcpflow-', suffix='.pcap',
+                                     delete=False) as tmp:
+        shutil.copyfileobj(fin, tmp)
+    return tmp.name, 0, tmp.name
+
+
+def _resolve_output(trace_fout: str | None, trace_format: str | None) -> tuple[str, str | None, bool]:
+    """(folder, extension, native) as pcapkit's tracer would set them up."""
+    fout = './tmp' if trace_fout is None else trace_fout
+    fmt = 'pcap' if trace_format is None else trace_format
+    dumper, ext = TCP.make_fout(fout, fmt)
+    return fout, ext, dumper is PCAPDumper or ext is None
+
+
+def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format: str | None = None,  # noqa: A002
+            auto: bool = True, extension: bool = True, store: bool = True,
+            files: bool = False, nofile: bool = False, verbose: bool = False,
+            engine: str | None = None, layer: Any = None, protocol: Any = None,
+            reassembly: bool = False, reasm_strict: bool = True, reasm_store: bool = True,
+            trace: bool = False, trace_fout: str | None = None, trace_format: str | None = None,
+            trace_byteorder: str = sys.byteorder, trace_nanosecond: bool = False,
+            ip: bool = False, ipv4: bool = False, ipv6: bool = False, tcp: bool = False,
+            buffer_size: int = io.DEFAULT_BUFFER_SIZE, buffer_save: bool = False,
+            buffer_path: str | None = None, no_eof: bool = False, *,
+            max_open_files: int = 64, pcapkit_link_types_only: bool = False) -> Any:
+    """Trace the TCP flows of a capture, as ``pcapkit.extract()`` does.
+
+    Same signature and defaults as ``pcapkit.extract``.  With ``trace=True,
+    tcp=True, nofile=True`` and no reassembly, another engine, or a dumper
+    that needs pcapkit's dissection, the capture is read, decoded, traced
+    and written by the C core and an :class:`Extraction` is returned.  Other
+    calls go to pcapkit (with this package's tracer) when it is installed.
+
+    Extra keyword-only options: ``max_open_files`` (flow files kept open at
+    once), ``pcapkit_link_types_only`` (decode only the link types pcapkit
+    decodes: Ethernet, raw IPv4 and IPv6).
+    """
+    options = dict(fout=fout, format=format, auto=auto, extension=extension, store=store,
+                   files=files, nofile=nofile, verbose=verbose, engine=engine, layer=layer,
+                   protocol=protocol, reassembly=reassembly, reasm_strict=reasm_strict,
+                   reasm_store=reasm_store, trace=trace, trace_fout=trace_fout,
+                   trace_format=trace_format, trace_byteorder=trace_byteorder,
+                   trace_nanosecond=trace_nanosecond, ip=ip, ipv4=ipv4, ipv6=ipv6, tcp=tcp,
+                   buffer_size=buffer_size, buffer_save=buffer_save, buffer_path=buffer_path,
+                   no_eof=no_eof)
+    reasons = _native_reasons(options)
+    native_output = True
+    if not reasons:
+        if trace_byteorder not in ('little', 'big'):
+            raise ValueError(f"trace_byteorder must be 'little' or 'big', not {trace_byteorder!r}")
+        out_dir, ext, native_output = _resolve_output(trace_fout, trace_format)
+        if not native_output:
+            reasons.append(f'trace_format={trace_format!r} (a dumper of dissected frames)')
+    if reasons:
+        return _with_pcapkit(options, reasons)
+    return _run_native(fin, out_dir, ext, trace_byteorder == 'big', bool(trace_nanosecond),
+                       max_open_files, pcapkit_link_types_only)
+
+
+def _with_pcapkit(options: dict[str, Any], reasons: Iterable[str]) -> Any:
+    try:
+        import pcapkit
+        from pcapkit.foundation.extraction import Extractor
+    except ImportError as error:
+        raise ImportError(
+            'pcapkit_tcpflow.extract() runs natively only for TCP flow tracing with '
+            'trace=True, tcp=True, nofile=True and a pcap (or no) output format; these '
+            f'options need pcapkit: {", ".join(reasons)}. Install it: pip install pypcapkit'
+        ) from error
+    saved = Extractor.__traceflow__.get('tcp')
+    Extractor.__traceflow__['tcp'] = TCP
+    try:
+        return pcapkit.extract(**options)
+    finally:
+        Extractor.__traceflow__['tcp'] = saved
+
+
+def _run_native(fin: Any, out_dir: str, ext: str | None, big: bool, nsec: bool,
+                max_open_files: int, link_types_only: bool) -> Extraction:
+    path, offset, temporary = _input_path(fin)
+    try:
+        session = _core.Session(path, offset, out_dir if ext is not None else None, ext or '',
+                                big, nsec, max(1, int(max_open_files)), link_types_only,
+                                int.from_bytes(os.urandom(8), 'little'))
+        truncated = None
+        try:
+            while True:
+                status = session.step(STEP)
+                if status == 1:
+                    break
+                if isinstance(status, str):
+                    truncated = status
+                    break
+        finally:
+            session.finish()
+        info = session.info
+    finally:
+        if temporary is not None:
+            os.unlink(temporary)
+    name = os.fsdecode(fin) if isinstance(fin, (str, bytes, os.PathLike)) else \
+        getattr(fin, 'name', '<stream>')
+    if truncated is not None:
+        warnings.warn(f'{name}: {truncated}; the flows of the {session.frames} frames read '
+                      'before it are returned', TruncatedCaptureWarning, stacklevel=3)
+    flows = []
+    closed = []
+    for label, frames, is_closed in session.flows():
+        index = _compat.Index(fpout=f'{out_dir}/{label}{ext}' if ext is not None else None,
+                              index=frames, label=label)
+        flows.append(index)
+        if is_closed:
+            closed.append(index)
+    for index in closed:
+        for callback in TCP.__callback_fn__:
+            callback(index)
+    data = _trace_data(tuple(flows))
+    return Extraction(name, data, session.frames, info, session.traced, truncated)
+
+
+def _trace_data(flows: tuple[Any, ...]) -> Any:
+    if _compat.HAVE_PCAPKIT:
+        from pcapkit.foundation.traceflow.data import TraceFlowData as PcapkitTraceFlowData
+        return PcapkitTraceFlowData(tcp=flows)
+    return TraceFlowData(flows)
