@@ -248,6 +248,10 @@ def _run_native(fin: Any, out_dir: str, ext: str | None, big: bool, nsec: bool,
     if truncated is not None:
         warnings.warn(f'{name}: {truncated}; the flows of the {session.frames} frames read '
                       'before it are returned', TruncatedCaptureWarning, stacklevel=3)
+    if session.clamped:
+        warnings.warn(f'{name}: {session.clamped} records have times outside what a pcap file '
+                      'can hold (0 to 2**32-1 s); their flow files hold the nearest time',
+                      TruncatedCaptureWarning, stacklevel=3)
     flows = []
     closed = []
     for label, frames, is_closed in session.flows():

@@ -218,7 +218,7 @@ static PyObject *hook_time_repr(PyObject *module, PyObject *const *args, Py_ssiz
         PyErr_SetString(PyExc_ValueError, "need sec >= 0 and nsec < 10**9");
         return NULL;
     }
-    tf_time_repr((int64_t)sec, (uint32_t)nsec, out);
+    tf_time_repr((int64_t)sec, (uint32_t)nsec, NULL, out);
     return PyUnicode_FromString(out);
 }
 

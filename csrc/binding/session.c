@@ -269,6 +269,11 @@ static PyObject *Session_get_traced(SessionObject *self, void *Py_UNUSED(closure
     return PyLong_FromUnsignedLongLong(self->session ? tf_session_traced(self->session) : 0);
 }
 
+static PyObject *Session_get_clamped(SessionObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromUnsignedLongLong(self->session ? tf_session_clamped(self->session) : 0);
+}
+
 static PyObject *Session_get_offset(SessionObject *self, void *Py_UNUSED(closure))
 {
     if (self->session == NULL || self->busy)
@@ -305,6 +310,8 @@ static PyMethodDef Session_methods[] = {
 static PyGetSetDef Session_getset[] = {
     {"frames", (getter)Session_get_frames, NULL, "Records read so far.", NULL},
     {"traced", (getter)Session_get_traced, NULL, "TCP segments traced so far.", NULL},
+    {"clamped", (getter)Session_get_clamped, NULL,
+     "Records written with a time a pcap file cannot hold (clamped).", NULL},
     {"offset", (getter)Session_get_offset, NULL, "Bytes of the capture consumed so far.", NULL},
     {"info", (getter)Session_get_info, NULL, "The capture's global header fields.", NULL},
     {NULL, NULL, NULL, NULL, NULL},

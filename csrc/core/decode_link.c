@@ -4,7 +4,8 @@
  * Ethernet II (IEEE 802.3 framing with an EtherType), 802.1Q VLAN tags
  * (IEEE 802.1Q; 802.1ad S-tags 0x88a8 and the old 0x9100 too), MPLS label
  * stacks (RFC 3032), PPPoE sessions (RFC 2516), BSD loopback (NULL, LOOP),
- * Linux cooked captures (SLL, SLL2) and raw IP, by pcap link type
+ * Linux cooked captures (SLL, SLL2), IP over InfiniBand (RFC 4391) and raw
+ * IP, by pcap link type
  * (https://www.tcpdump.org/linktypes.html).
  *
  * pcapkit decodes only link types 1 (Ethernet), 228 (IPv4) and 229 (IPv6),
@@ -18,7 +19,7 @@
 
 enum {
     LT_NULL = 0, LT_ETHERNET = 1, LT_RAW_BSD12 = 12, LT_RAW_BSD14 = 14, LT_RAW = 101,
-    LT_LOOP = 108, LT_SLL = 113, LT_IPV4 = 228, LT_IPV6 = 229, LT_SLL2 = 276
+    LT_LOOP = 108, LT_SLL = 113, LT_IPV4 = 228, LT_IPV6 = 229, LT_IPOIB = 242, LT_SLL2 = 276
 };
 
 static int decode_mpls(tf_decode_ctx *ctx, const uint8_t *p, size_t len)
@@ -146,6 +147,12 @@ int tf_decode_frame(uint32_t linktype, const uint8_t *data, size_t caplen,
         if (!tf_ld16(data, caplen, 14, &type))
             return 0;
         return tf_decode_ethertype(&ctx, type, data + 16, caplen - 16);
+    case LT_IPOIB:
+        /* 20-byte destination and source hardware addresses, then the
+         * RFC 4391 header: EtherType and 2 reserved bytes */
+        if (!tf_ld16(data, caplen, 40, &type) || caplen < 44)
+            return 0;
+        return tf_decode_ethertype(&ctx, type, data + 44, caplen - 44);
     case LT_SLL2:
         if (caplen < 20 || !tf_ld16(data, caplen, 0, &type))
             return 0;

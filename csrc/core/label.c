@@ -204,19 +204,27 @@ size_t tf_float_repr(double x, char out[TF_FLOAT_TEXT_MAX])
     return (size_t)(p - out);
 }
 
-size_t tf_time_repr(int64_t sec, uint32_t nsec, char out[TF_FLOAT_TEXT_MAX])
+size_t tf_time_repr(int64_t sec, uint32_t nsec, const char *digits, char out[TF_FLOAT_TEXT_MAX])
 {
-    char exact[48];
+    char exact[128];
 
     if (nsec >= 1000000000u) {
         sec += nsec / 1000000000u;
         nsec %= 1000000000u;
     }
-    snprintf(exact, sizeof(exact), "%lld.%09u", (long long)sec, (unsigned)nsec);
+    if (sec < 0 && (nsec != 0 || digits != NULL)) {
+        /* sec + f = -((-sec - 1) + (1 - f)); digits are not kept here */
+        snprintf(exact, sizeof(exact), "-%lld.%09u", (long long)(-sec - 1),
+                 (unsigned)(1000000000u - nsec));
+    } else if (digits != NULL) {
+        snprintf(exact, sizeof(exact), "%lld.%.100s", (long long)sec, digits);
+    } else {
+        snprintf(exact, sizeof(exact), "%lld.%09u", (long long)sec, (unsigned)nsec);
+    }
     return tf_float_repr(strtod(exact, NULL), out);
 }
 
-size_t tf_flow_label(const tf_flow_key *key, int64_t sec, uint32_t nsec,
+size_t tf_flow_label(const tf_flow_key *key, int64_t sec, uint32_t nsec, const char *digits,
                      const tf_label_style *style, char out[TF_LABEL_MAX])
 {
     char src[TF_ADDRESS_TEXT_MAX], dst[TF_ADDRESS_TEXT_MAX], ts[TF_FLOAT_TEXT_MAX];
@@ -224,7 +232,7 @@ size_t tf_flow_label(const tf_flow_key *key, int64_t sec, uint32_t nsec,
 
     tf_address_text(key->src_family, key->src, style, src);
     tf_address_text(key->dst_family, key->dst, style, dst);
-    tf_time_repr(sec, nsec, ts);
+    tf_time_repr(sec, nsec, digits, ts);
     n = (size_t)snprintf(out, TF_LABEL_MAX, "%s_%u-%s_%u-%s", src, (unsigned)key->src_port, dst,
                          (unsigned)key->dst_port, ts);
     if (key->src_family != TF_FAMILY_IPV4)

@@ -7,6 +7,7 @@
  * header is also read here, because tracing needs the link type exactly as
  * stored (libpcap reports a DLT number and keeps the upper bits apart) and
  * the file's resolution; the file position is put back before libpcap reads.
+ * pcapng files are read by pcapng.c (libpcap refuses many real ones).
  */
 #define _DEFAULT_SOURCE /* libpcap's headers use u_int and friends */
 #include <errno.h>
@@ -15,13 +16,16 @@
 
 #include <pcap/pcap.h>
 
+#include "pcapng.h"
 #include "tf.h"
 
 struct tf_reader {
     const tf_allocator *alloc;
     pcap_t *pcap;
+    tf_pcapng *pcapng;
     FILE *fp;
     tf_capture_info info;
+    size_t short_header; /* a pcap magic followed by fewer than 24 header bytes */
 };
 
 static uint32_t get32(const uint8_t *p, int big)
@@ -30,26 +34,12 @@ static uint32_t get32(const uint8_t *p, int big)
                : ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]);
 }
 
-/* Link type number for a libpcap DLT where the two differ (pcapng only:
- * for classic pcap the stored value is read from the header). */
-static uint32_t dlt_to_linktype(int dlt)
-{
-    switch (dlt) {
-#ifdef DLT_RAW
-    case DLT_RAW:
-        return 101;
-#endif
-    default:
-        return (uint32_t)dlt;
-    }
-}
-
 static void peek_pcap_header(tf_reader *r, const uint8_t *h, size_t n)
 {
     uint32_t magic;
     int big;
 
-    if (n < 24)
+    if (n < 4)
         return;
     magic = get32(h, 0);
     if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du)
@@ -59,6 +49,12 @@ static void peek_pcap_header(tf_reader *r, const uint8_t *h, size_t n)
     else
         return;
     r->info.format = TF_FORMAT_PCAP;
+    if (n < 24) {
+        r->short_header = n;
+        r->info.nanosecond = get32(h, big) == 0xa1b23c4du;
+        r->info.big_endian = big;
+        return;
+    }
     r->info.big_endian = big;
     r->info.nanosecond = get32(h, big) == 0xa1b23c4du;
     r->info.version_major = (uint16_t)(big ? (h[4] << 8 | h[5]) : (h[5] << 8 | h[4]));
@@ -105,6 +101,24 @@ tf_status tf_reader_open(void *fpv, const tf_allocator *alloc, tf_reader **out, 
         return TF_ERR_IO;
     }
     peek_pcap_header(r, head, n);
+    if (n >= 4 && memcmp(head, "\x0a\x0d\x0d\x0a", 4) == 0) {
+        tf_status st = tf_pcapng_open(fp, alloc, &r->pcapng, &r->info, errbuf);
+        if (st != TF_OK) {
+            tf_reader_close(r);
+            return st;
+        }
+        *out = r;
+        return TF_OK;
+    }
+    if (r->info.format != TF_FORMAT_PCAP) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "unknown file format (not pcap or pcapng)");
+        tf_reader_close(r);
+        return TF_ERR_FORMAT;
+    }
+    if (r->short_header) {
+        *out = r; /* tf_reader_next reports the damage: no records */
+        return TF_OK;
+    }
 
     pcap_err[0] = '\0';
     r->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
@@ -114,14 +128,6 @@ tf_status tf_reader_open(void *fpv, const tf_allocator *alloc, tf_reader **out, 
         return TF_ERR_FORMAT;
     }
     r->fp = NULL; /* libpcap closes it now */
-    if (r->info.format != TF_FORMAT_PCAP) {
-        r->info.format = TF_FORMAT_PCAPNG;
-        r->info.linktype = dlt_to_linktype(pcap_datalink(r->pcap));
-        r->info.snaplen = (uint32_t)pcap_snapshot(r->pcap);
-        r->info.version_major = (uint16_t)pcap_major_version(r->pcap);
-        r->info.version_minor = (uint16_t)pcap_minor_version(r->pcap);
-        r->info.nanosecond = 1;
-    }
     *out = r;
     return TF_OK;
 }
@@ -135,15 +141,23 @@ tf_status tf_reader_next(tf_reader *r, tf_record *rec, char *errbuf)
 {
     struct pcap_pkthdr *hdr;
     const u_char *data;
-    int rc = pcap_next_ex(r->pcap, &hdr, &data);
+    int rc;
 
+    if (r->pcapng != NULL)
+        return tf_pcapng_next(r->pcapng, rec, errbuf);
+    if (r->short_header) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "truncated pcap file header (%zu of 24 bytes)",
+                 r->short_header);
+        return TF_ERR_FORMAT;
+    }
+    rc = pcap_next_ex(r->pcap, &hdr, &data);
     if (rc == 1) {
-        long ns = (long)hdr->ts.tv_usec; /* nanoseconds: precision asked at open */
-        rec->ts_sec = (int64_t)hdr->ts.tv_sec;
-        if (ns < 0)
-            ns = 0;
-        rec->ts_sec += ns / 1000000000L;
-        rec->ts_nsec = (uint32_t)(ns % 1000000000L);
+        /* nanoseconds (precision asked at open); the file's seconds field is
+         * unsigned 32-bit, which libpcap stores through a signed int */
+        uint64_t ns = (uint64_t)(uint32_t)hdr->ts.tv_usec;
+        rec->ts_sec = (int64_t)(uint32_t)hdr->ts.tv_sec + (int64_t)(ns / 1000000000u);
+        rec->ts_nsec = (uint32_t)(ns % 1000000000u);
+        rec->ts_digits = NULL;
         rec->caplen = hdr->caplen;
         rec->origlen = hdr->len;
         rec->linktype = r->info.linktype;
@@ -159,6 +173,9 @@ tf_status tf_reader_next(tf_reader *r, tf_record *rec, char *errbuf)
 uint64_t tf_reader_offset(const tf_reader *r)
 {
     FILE *fp = r->pcap ? pcap_file(r->pcap) : r->fp;
+
+    if (r->pcapng != NULL)
+        fp = r->fp;
     long off = fp ? ftell(fp) : -1;
 
     return off < 0 ? 0 : (uint64_t)off;
@@ -172,5 +189,6 @@ void tf_reader_close(tf_reader *r)
         pcap_close(r->pcap);
     else if (r->fp != NULL)
         fclose(r->fp);
+    tf_pcapng_close(r->pcapng);
     tf_free(r->alloc, r);
 }

@@ -45,6 +45,7 @@ struct tf_session {
     uint64_t clock;
     uint64_t frames;
     uint64_t traced;
+    uint64_t clamped;
 };
 
 static char *dupstr(const tf_allocator *a, const char *s)
@@ -197,11 +198,15 @@ static tf_status write_record(tf_session *s, uint64_t id, const tf_record *rec, 
     f = &s->files[x->slot];
     f->last_use = ++s->clock;
     fmt.linktype = x->linktype;
-    st = tf_pcap_encode_record(&fmt, rec->ts_sec, rec->ts_nsec, rec->caplen, rec->origlen, hdr);
-    if (st != TF_OK) {
-        snprintf(errbuf, TF_ERRBUF_SIZE, "timestamp %lld cannot be stored in a pcap record",
-                 (long long)rec->ts_sec);
-        return st;
+    if (rec->ts_sec < 0 || rec->ts_sec > (int64_t)UINT32_MAX) {
+        /* a pcap record holds 32-bit seconds: clamp, and count it */
+        s->clamped++;
+        tf_pcap_encode_record(&fmt, rec->ts_sec < 0 ? 0 : (int64_t)UINT32_MAX,
+                              rec->ts_sec < 0 ? 0 : 999999999u, rec->caplen, rec->origlen, hdr);
+    } else {
+        st = tf_pcap_encode_record(&fmt, rec->ts_sec, rec->ts_nsec, rec->caplen, rec->origlen, hdr);
+        if (st != TF_OK)
+            return st;
     }
     if (fwrite(hdr, 1, sizeof(hdr), f->fp) != sizeof(hdr)
         || (rec->caplen && fwrite(rec->data, 1, rec->caplen, f->fp) != rec->caplen)) {
@@ -246,7 +251,7 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
         st = reserve_extra(s, n + 1);
         if (st != TF_OK)
             return st;
-        tf_flow_label(&d.key, rec->ts_sec, rec->ts_nsec, &s->opt.style, label);
+        tf_flow_label(&d.key, rec->ts_sec, rec->ts_nsec, rec->ts_digits, &s->opt.style, label);
         copy = dupstr(s->alloc, label);
         if (copy == NULL)
             return TF_ERR_NOMEM;
@@ -327,6 +332,11 @@ uint64_t tf_session_frames(const tf_session *s)
 uint64_t tf_session_traced(const tf_session *s)
 {
     return s->traced;
+}
+
+uint64_t tf_session_clamped(const tf_session *s)
+{
+    return s->clamped;
 }
 
 const tf_flowtable *tf_session_flowtable(const tf_session *s)

@@ -153,7 +153,9 @@ typedef struct tf_capture_info {
 /* One packet record.  data is valid until the next tf_reader_next(). */
 typedef struct tf_record {
     int64_t ts_sec;
-    uint32_t ts_nsec;
+    uint32_t ts_nsec;          /* fraction of the second, truncated to ns */
+    const char *ts_digits;     /* exact decimal digits of the fraction when
+                                  ts_nsec is not exact (pcapng), else NULL */
     uint32_t caplen;
     uint32_t origlen;
     uint32_t linktype;
@@ -191,12 +193,13 @@ size_t tf_address_text(int family, const uint8_t addr[16], const tf_label_style 
 /* repr() of a double, as Python prints it; returns its length. */
 size_t tf_float_repr(double x, char out[TF_FLOAT_TEXT_MAX]);
 
-/* repr(float(Decimal(sec) + Decimal(nsec) / 10**9)); returns its length. */
-size_t tf_time_repr(int64_t sec, uint32_t nsec, char out[TF_FLOAT_TEXT_MAX]);
+/* repr(float(Decimal(sec) + Decimal(nsec) / 10**9)); with digits (may be
+ * NULL) the fraction is 0.<digits> exactly instead.  Returns its length. */
+size_t tf_time_repr(int64_t sec, uint32_t nsec, const char *digits, char out[TF_FLOAT_TEXT_MAX]);
 
 /* pcapkit's label of a flow whose first packet has key and time; returns
  * its length. */
-size_t tf_flow_label(const tf_flow_key *key, int64_t sec, uint32_t nsec,
+size_t tf_flow_label(const tf_flow_key *key, int64_t sec, uint32_t nsec, const char *digits,
                      const tf_label_style *style, char out[TF_LABEL_MAX]);
 
 /* -------------------------------------------------------------- pcap writer */
@@ -279,6 +282,8 @@ tf_status tf_session_finish(tf_session *s, char *errbuf);
 void tf_session_free(tf_session *s);
 uint64_t tf_session_frames(const tf_session *s);
 uint64_t tf_session_traced(const tf_session *s);
+/* Records written with a time outside the pcap range (clamped). */
+uint64_t tf_session_clamped(const tf_session *s);
 const tf_flowtable *tf_session_flowtable(const tf_session *s);
 const char *tf_session_label(const tf_session *s, tf_flow_id id);
 const tf_reader *tf_session_reader(const tf_session *s);
