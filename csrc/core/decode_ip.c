@@ -10,7 +10,12 @@
  * a non-first IPv4 fragment or IPv6 fragment is not parsed as TCP (pcapkit
  * parses fragment payloads, or the IPv6 fragment header itself, as TCP);
  * IPv6 Routing and Fragment headers are stepped over (pcapkit drops the
- * packet); the IPv4 Router Alert option is accepted.
+ * packet); IPv4 options are not validated (pcapkit drops packets with a
+ * Router Alert option or a malformed option; the header length is all that
+ * locates the payload, and tshark decodes those packets too).  A first
+ * fragment carries the TCP header and is traced.  A zero IPv6 payload length
+ * with a Hop-by-Hop header is a jumbogram (RFC 2675): the payload is what
+ * was captured.
  */
 #include "decode.h"
 
@@ -23,28 +28,6 @@ enum { PROTO_HOPOPT = 0, PROTO_IPIP = 4, PROTO_TCP = 6, PROTO_IPV6 = 41, PROTO_R
 static size_t min_size(size_t a, size_t b)
 {
     return a < b ? a : b;
-}
-
-/* IPv4 options (RFC 791 section 3.1): each is EOL, NOP or a TLV whose
- * length counts its kind and length bytes; a TLV shorter than 2 or running
- * past the header makes the header malformed. */
-static int ipv4_options_ok(const uint8_t *p, size_t len)
-{
-    size_t off = 0;
-
-    while (off < len) {
-        uint8_t kind = p[off], olen;
-        if (kind == 0)
-            return 1;
-        if (kind == 1) {
-            off++;
-            continue;
-        }
-        if (!tf_ld8(p, len, off + 1, &olen) || olen < 2 || olen > len - off)
-            return 0;
-        off += olen;
-    }
-    return 1;
 }
 
 static int dispatch(tf_decode_ctx *ctx, uint8_t proto, const uint8_t *p, size_t len)
@@ -86,8 +69,6 @@ int tf_decode_ipv4(tf_decode_ctx *ctx, const uint8_t *p, size_t len)
     if (hlen > len || !tf_ld16(p, len, 2, &total) || !tf_ld16(p, len, 6, &frag)
         || !tf_ld8(p, len, 9, &proto))
         return 0;
-    if (!ipv4_options_ok(p + 20, hlen - 20))
-        return 0;
     if ((frag & 0x1fff) != 0) /* a later fragment: no TCP header here */
         return 0;
     plen = total >= hlen ? min_size(total - hlen, len - hlen) : len - hlen;
@@ -114,7 +95,7 @@ int tf_decode_ipv6(tf_decode_ctx *ctx, const uint8_t *p, size_t len)
     if (len < 40 || !tf_ld8(p, len, 0, &v) || v >> 4 != 6 || !tf_ld16(p, len, 4, &paylen)
         || !tf_ld8(p, len, 6, &next))
         return 0;
-    if (paylen == 0) /* jumbogram or unknown length: not traced (as pcapkit) */
+    if (paylen == 0 && next != PROTO_HOPOPT) /* no length and no jumbo option */
         return 0;
     if (!ctx->have_ip) {
         tf_decoded *o = ctx->out;
@@ -127,7 +108,7 @@ int tf_decode_ipv6(tf_decode_ctx *ctx, const uint8_t *p, size_t len)
     }
     ctx->depth++;
     p += 40;
-    avail = min_size(paylen, len - 40);
+    avail = paylen == 0 ? len - 40 : min_size(paylen, len - 40);
     for (n = 0; n < MAX_EXT_HEADERS; n++) {
         uint8_t hl;
         uint16_t fragoff;

@@ -3,7 +3,10 @@
  *
  * pcapkit needs 13 bytes of header to see a TCP layer, reads the flags from
  * byte 13 only when it is present (so a 13-byte header is traced with no
- * flags), refuses a data offset below 5 and validates the options.
+ * flags) and refuses a data offset below 5; this decoder does the same.
+ * Options are not validated: pcapkit drops segments whose options it cannot
+ * parse (every Multipath TCP option among them), while the segment and its
+ * flow are there whatever the options say (tshark decodes them too).
  */
 #include "decode.h"
 
