@@ -50,6 +50,37 @@ def pcapkit_mod() -> Any:
     return pcapkit
 
 
+_PCAPKIT_RUNS: dict[str, Any] = {}
+
+
+def pcapkit_run(path: Any) -> Any:
+    """pcapkit's own ``extract(trace=True, tcp=True)`` of a capture, run once
+    per test session (with pcapkit's tracer, whatever is installed), into a
+    folder kept until the session ends.  Returns (extraction, folder)."""
+    need_pcapkit()
+    key = str(path)
+    if key not in _PCAPKIT_RUNS:
+        import atexit
+        import shutil
+        import tempfile
+
+        import pcapkit
+        from pcapkit.foundation.extraction import Extractor
+        from pcapkit.foundation.traceflow.tcp import TCP as PcapkitTCP
+
+        out = tempfile.mkdtemp(prefix='pcapkit-run-')
+        atexit.register(shutil.rmtree, out, True)
+        saved = Extractor.__traceflow__['tcp']
+        Extractor.__traceflow__['tcp'] = PcapkitTCP
+        try:
+            extraction = pcapkit.extract(fin=key, nofile=True, store=False, trace=True, tcp=True,
+                                         trace_fout=out)
+        finally:
+            Extractor.__traceflow__['tcp'] = saved
+        _PCAPKIT_RUNS[key] = (extraction, out)
+    return _PCAPKIT_RUNS[key]
+
+
 def packet(index: int, src: Any, sport: int, dst: Any, dport: int, *, fin: bool = False,
            syn: bool = False, timestamp: Any = 1600000000.0, protocol: Any = 1,
            frame: Any = None) -> Any:

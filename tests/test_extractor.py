@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import CORPUS, need_pcapkit
+from conftest import CORPUS, need_pcapkit, pcapkit_run
 
 need_pcapkit()
 
@@ -128,14 +128,14 @@ def _well_formed(data):
 def test_real_capture_matches_pcapkit(corpus, tmp_path, name):
     path = corpus / 'real' / name
     expected = json.loads((corpus / 'expected' / f'{name}.json').read_text())
-    theirs = run_extract(path, tmp_path / 'theirs')
+    theirs, root_t = pcapkit_run(path)
     pcapkit_tcpflow.install()
     try:
         ours = run_extract(path, tmp_path / 'ours')
     finally:
         pcapkit_tcpflow.uninstall()
 
-    root_t, root_o = str(tmp_path / 'theirs'), str(tmp_path / 'ours')
+    root_o = str(tmp_path / 'ours')
     assert type(ours.trace.tcp[0]) is type(theirs.trace.tcp[0]) if theirs.trace.tcp else True
     assert [(i.label, i.index, i.fpout.replace(root_o, 'R')) for i in ours.trace.tcp] == \
         [(i.label, i.index, i.fpout.replace(root_t, 'R')) for i in theirs.trace.tcp]

@@ -152,10 +152,14 @@ tf_status tf_reader_next(tf_reader *r, tf_record *rec, char *errbuf)
     }
     rc = pcap_next_ex(r->pcap, &hdr, &data);
     if (rc == 1) {
-        /* nanoseconds (precision asked at open); the file's seconds field is
-         * unsigned 32-bit, which libpcap stores through a signed int */
-        uint64_t ns = (uint64_t)(uint32_t)hdr->ts.tv_usec;
-        rec->ts_sec = (int64_t)(uint32_t)hdr->ts.tv_sec + (int64_t)(ns / 1000000000u);
+        /* libpcap reads the record's 32-bit fields as signed and scales a
+         * microsecond fraction by 1000 (nanosecond precision was asked at
+         * open): recover the file's unsigned fields */
+        uint32_t raw_sec = (uint32_t)hdr->ts.tv_sec;
+        uint32_t raw_frac = (uint32_t)(int32_t)(r->info.nanosecond ? hdr->ts.tv_usec
+                                                                    : hdr->ts.tv_usec / 1000);
+        uint64_t ns = r->info.nanosecond ? raw_frac : (uint64_t)raw_frac * 1000u;
+        rec->ts_sec = (int64_t)raw_sec + (int64_t)(ns / 1000000000u);
         rec->ts_nsec = (uint32_t)(ns % 1000000000u);
         rec->ts_digits = NULL;
         rec->caplen = hdr->caplen;
