@@ -10,7 +10,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from pcapkit_tcpflow import _compat, _core
 from pcapkit_tcpflow.dumpers import PCAPDumper
@@ -29,6 +29,14 @@ STEP = 1 << 16
 class TruncatedCaptureWarning(UserWarning):
     """The capture ended inside a record or is damaged; the flows found in
     the records before the damage are returned."""
+
+
+class FlowSummary(NamedTuple):
+    """What the C core noted about a flow besides its Index."""
+
+    closed: bool
+    first: tuple[int, int]
+    last: tuple[int, int]
 
 
 class TraceFlowData:
@@ -50,7 +58,9 @@ class Extraction:
     computed by it on first use."""
 
     def __init__(self, fin: str, trace: Any, length: int, info: dict[str, Any],
-                 traced: int, truncated: str | None) -> None:
+                 traced: int, truncated: str | None,
+                 summaries: tuple[FlowSummary, ...] = ()) -> None:
+        self._summaries = summaries
         self._fin = fin
         self._trace = trace
         self._length = length
@@ -95,14 +105,21 @@ class Extraction:
         return self._truncated
 
     @property
+    def summaries(self) -> tuple[FlowSummary, ...]:
+        """Per flow, in ``trace.tcp`` order: closed by FIN, first and last
+        packet times as (seconds, nanoseconds)."""
+        return self._summaries
+
+    @property
     def frame(self) -> tuple[Any, ...]:
         """The frames dissected by pcapkit (computed on first use)."""
         if self._frames is None:
             try:
-                import pcapkit
+                from pcapkit_tcpflow._install import original_extract
+                extract_ = original_extract()
             except ImportError as error:
                 raise ImportError('dissected frames need pcapkit: pip install pypcapkit') from error
-            self._frames = pcapkit.extract(fin=self._fin, nofile=True, store=True).frame
+            self._frames = extract_(fin=self._fin, nofile=True, store=True).frame
         return self._frames
 
     def __repr__(self) -> str:
@@ -181,7 +198,7 @@ def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format:
     once), ``pcapkit_link_types_only`` (decode only the link types pcapkit
     decodes: Ethernet, raw IPv4 and IPv6).
     """
-    options = dict(fout=fout, format=format, auto=auto, extension=extension, store=store,
+    options = dict(fin=fin, fout=fout, format=format, auto=auto, extension=extension, store=store,
                    files=files, nofile=nofile, verbose=verbose, engine=engine, layer=layer,
                    protocol=protocol, reassembly=reassembly, reasm_strict=reasm_strict,
                    reasm_store=reasm_store, trace=trace, trace_fout=trace_fout,
@@ -205,8 +222,9 @@ def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format:
 
 def _with_pcapkit(options: dict[str, Any], reasons: Iterable[str]) -> Any:
     try:
-        import pcapkit
         from pcapkit.foundation.extraction import Extractor
+
+        from pcapkit_tcpflow._install import original_extract
     except ImportError as error:
         raise ImportError(
             'pcapkit_tcpflow.extract() runs natively only for TCP flow tracing with '
@@ -216,12 +234,12 @@ def _with_pcapkit(options: dict[str, Any], reasons: Iterable[str]) -> Any:
     saved = Extractor.__traceflow__.get('tcp')
     Extractor.__traceflow__['tcp'] = TCP
     try:
-        return pcapkit.extract(**options)
+        return original_extract()(**options)
     finally:
         Extractor.__traceflow__['tcp'] = saved
 
 
-def _run_native(fin: Any, out_dir: str, ext: str | None, big: bool, nsec: bool,
+def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec: bool,
                 max_open_files: int, link_types_only: bool) -> Extraction:
     path, offset, temporary = _input_path(fin)
     try:
@@ -254,17 +272,20 @@ def _run_native(fin: Any, out_dir: str, ext: str | None, big: bool, nsec: bool,
                       TruncatedCaptureWarning, stacklevel=3)
     flows = []
     closed = []
-    for label, frames, is_closed in session.flows():
+    summaries = []
+    for label, frames, is_closed, sec0, nsec0, sec1, nsec1 in session.flows():
         index = _compat.Index(fpout=f'{out_dir}/{label}{ext}' if ext is not None else None,
                               index=frames, label=label)
         flows.append(index)
+        summaries.append(FlowSummary(is_closed, (sec0, nsec0), (sec1, nsec1)))
         if is_closed:
             closed.append(index)
     for index in closed:
         for callback in TCP.__callback_fn__:
             callback(index)
     data = _trace_data(tuple(flows))
-    return Extraction(name, data, session.frames, info, session.traced, truncated)
+    return Extraction(name, data, session.frames, info, session.traced, truncated,
+                      tuple(summaries))
 
 
 def _trace_data(flows: tuple[Any, ...]) -> Any:

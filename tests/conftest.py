@@ -64,7 +64,6 @@ def pcapkit_run(path: Any) -> Any:
         import shutil
         import tempfile
 
-        import pcapkit
         from pcapkit.foundation.extraction import Extractor
         from pcapkit.foundation.traceflow.tcp import TCP as PcapkitTCP
 
@@ -73,8 +72,9 @@ def pcapkit_run(path: Any) -> Any:
         saved = Extractor.__traceflow__['tcp']
         Extractor.__traceflow__['tcp'] = PcapkitTCP
         try:
-            extraction = pcapkit.extract(fin=key, nofile=True, store=False, trace=True, tcp=True,
-                                         trace_fout=out)
+            # the class, not pcapkit.extract(), which install() may route natively
+            extraction = Extractor(fin=key, nofile=True, store=False, trace=True, tcp=True,
+                                   trace_fout=out)
         finally:
             Extractor.__traceflow__['tcp'] = saved
         _PCAPKIT_RUNS[key] = (extraction, out)

@@ -82,7 +82,7 @@ def _build(tmp_path: Path) -> tuple[Path, bool]:
     sources = [str(TEST_SOURCE)] + [str(p) for p in CORE_SOURCES]
     assert len(CORE_SOURCES) >= 3, CORE_SOURCES
 
-    cmd = cc + BASE_FLAGS + SANITIZE_FLAGS + sources + ['-o', str(binary)]
+    cmd = cc + BASE_FLAGS + SANITIZE_FLAGS + sources + ['-o', str(binary), '-lpcap']
     _assert_no_python_includes(cmd)
     result = _compile(cmd)
     if result.returncode == 0:
@@ -90,7 +90,7 @@ def _build(tmp_path: Path) -> tuple[Path, bool]:
     # Retry without sanitizers only when they are what the compiler rejects.
     if _sanitizers_supported(cc, tmp_path):
         pytest.fail(f'compiling the C tests failed:\n{shlex.join(cmd)}\n{result.stdout}')
-    cmd = cc + BASE_FLAGS + sources + ['-o', str(binary)]
+    cmd = cc + BASE_FLAGS + sources + ['-o', str(binary), '-lpcap']
     _assert_no_python_includes(cmd)
     result = _compile(cmd)
     assert result.returncode == 0, (

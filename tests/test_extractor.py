@@ -34,22 +34,52 @@ REAL = sorted(p.name for p in (CORPUS / 'real').iterdir()) if (CORPUS / 'real').
 
 
 def run_extract(path, out, **options):
-    return pcapkit.extract(fin=str(path), nofile=True, store=False, trace=True, tcp=True,
-                           trace_fout=str(out), **options)
+    """pcapkit's Extractor (the class: install() routes pcapkit.extract()
+    natively when it can, which test_native.py covers)."""
+    return Extractor(fin=str(path), nofile=True, store=False, trace=True, tcp=True,
+                     trace_fout=str(out), **options)
 
 
 def test_install_and_uninstall():
+    import pcapkit.interface
+    import pcapkit.interface.core
     original = Extractor.__traceflow__['tcp']
+    original_extract = pcapkit.extract
     assert not pcapkit_tcpflow.is_installed()
     pcapkit_tcpflow.install()
     try:
         assert Extractor.__traceflow__['tcp'] is pcapkit_tcpflow.TCP
+        assert pcapkit.extract is pcapkit.interface.extract is pcapkit.interface.core.extract
+        assert pcapkit.extract is not original_extract
         assert pcapkit_tcpflow.is_installed()
         pcapkit_tcpflow.install()  # idempotent
     finally:
         pcapkit_tcpflow.uninstall()
     assert Extractor.__traceflow__['tcp'] is original
+    assert pcapkit.extract is pcapkit.interface.extract is pcapkit.interface.core.extract \
+        is original_extract
     assert not pcapkit_tcpflow.is_installed()
+
+
+def test_installed_extract_runs_natively_when_it_can(corpus, tmp_path):
+    path = corpus / 'real' / 'pcpp__one_tcp_stream.pcap'
+    theirs, root = pcapkit_run(path)
+    pcapkit_tcpflow.install()
+    try:
+        native = pcapkit.extract(fin=str(path), nofile=True, trace=True, tcp=True,
+                                 trace_fout=str(tmp_path / 'n'))
+        # reassembly needs pcapkit: it runs pcapkit's Extractor, with our tracer
+        other = pcapkit.extract(fin=str(path), nofile=True, trace=True, tcp=True,
+                                reassembly=True, trace_fout=str(tmp_path / 'p'))
+    finally:
+        pcapkit_tcpflow.uninstall()
+    assert isinstance(native, pcapkit_tcpflow.Extraction)
+    assert isinstance(other, Extractor)
+    want = [(i.label, i.index, os.path.relpath(i.fpout, root)) for i in theirs.trace.tcp]
+    for result, sub in ((native, 'n'), (other, 'p')):
+        assert [(i.label, i.index, os.path.relpath(i.fpout, tmp_path / sub))
+                for i in result.trace.tcp] == want
+        assert result.length == theirs.length
 
 
 def test_register_traceflow_accepts_our_class():

@@ -193,6 +193,7 @@ static PyObject *Session_finish(SessionObject *self, PyObject *Py_UNUSED(ignored
 static PyObject *flow_item(const tf_session *s, tf_flow_id id)
 {
     tf_flow_info info;
+    tf_flow_times times;
     PyObject *frames, *label, *item;
     uint64_t i;
 
@@ -213,9 +214,10 @@ static PyObject *flow_item(const tf_session *s, tf_flow_id id)
         Py_DECREF(frames);
         return NULL;
     }
-    item = PyTuple_Pack(3, label, frames, info.open ? Py_False : Py_True);
-    Py_DECREF(label);
-    Py_DECREF(frames);
+    tf_session_times(s, id, &times);
+    item = Py_BuildValue("(NNOLILI)", label, frames, info.open ? Py_False : Py_True,
+                         (long long)times.first_sec, (unsigned int)times.first_nsec,
+                         (long long)times.last_sec, (unsigned int)times.last_nsec);
     return item;
 }
 
@@ -302,7 +304,7 @@ static PyMethodDef Session_methods[] = {
      "step(n)\n--\n\nRead up to n records: 0 more to read, 1 end, or the message of a damaged file."},
     {"finish", (PyCFunction)Session_finish, METH_NOARGS, "finish()\n--\n\nClose the output files."},
     {"flows", (PyCFunction)Session_flows, METH_NOARGS,
-     "flows()\n--\n\n(label, frames, closed) of every flow: open ones in opening order, then "
+     "flows()\n--\n\n(label, frames, closed, first_sec, first_nsec, last_sec, last_nsec) of every flow: open ones in opening order, then "
      "closed ones in closing order."},
     {NULL, NULL, 0, NULL},
 };

@@ -23,6 +23,7 @@ typedef struct flow_extra {
     char *label;
     uint32_t linktype;
     int32_t slot;      /* open-file slot, or -1 */
+    tf_flow_times times;
 } flow_extra;
 
 typedef struct open_file {
@@ -263,6 +264,8 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
         s->extra[id].label = copy;
         s->extra[id].linktype = rec->linktype;
         s->extra[id].slot = -1;
+        s->extra[id].times.first_sec = rec->ts_sec;
+        s->extra[id].times.first_nsec = rec->ts_nsec;
         tf_flowtable_append(s->flows, id, s->frames);
         if (s->dir != NULL) {
             st = open_flow_file(s, id, 1, errbuf);
@@ -274,6 +277,8 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
         if (st != TF_OK)
             return st;
     }
+    s->extra[id].times.last_sec = rec->ts_sec;
+    s->extra[id].times.last_nsec = rec->ts_nsec;
     if (s->dir != NULL) {
         st = write_record(s, id, rec, errbuf);
         if (st != TF_OK)
@@ -347,6 +352,11 @@ const tf_flowtable *tf_session_flowtable(const tf_session *s)
 const char *tf_session_label(const tf_session *s, tf_flow_id id)
 {
     return s->extra[id].label;
+}
+
+void tf_session_times(const tf_session *s, tf_flow_id id, tf_flow_times *times)
+{
+    *times = s->extra[id].times;
 }
 
 const tf_reader *tf_session_reader(const tf_session *s)

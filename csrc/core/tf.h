@@ -262,6 +262,14 @@ int tf_decode_frame(uint32_t linktype, const uint8_t *data, size_t caplen,
 
 typedef struct tf_session tf_session;
 
+/* Times of a flow's first and last packets. */
+typedef struct tf_flow_times {
+    int64_t first_sec;
+    int64_t last_sec;
+    uint32_t first_nsec;
+    uint32_t last_nsec;
+} tf_flow_times;
+
 typedef struct tf_session_options {
     const char *out_dir;       /* NULL: no output files */
     const char *ext;           /* file name extension, e.g. ".pcap" */
@@ -286,6 +294,7 @@ uint64_t tf_session_traced(const tf_session *s);
 uint64_t tf_session_clamped(const tf_session *s);
 const tf_flowtable *tf_session_flowtable(const tf_session *s);
 const char *tf_session_label(const tf_session *s, tf_flow_id id);
+void tf_session_times(const tf_session *s, tf_flow_id id, tf_flow_times *times);
 const tf_reader *tf_session_reader(const tf_session *s);
 
 #ifdef __cplusplus
