@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter('always')
             if args.output is None:
                 extraction = _run_native(args.capture, None, None, args.byteorder == 'big',
-                                         args.nanosecond, 64, args.pcapkit_link_types_only)
+                                         args.nanosecond, None, args.pcapkit_link_types_only)
             else:
                 extraction = extract(args.capture, nofile=True, trace=True, tcp=True,
                                      trace_fout=args.output, trace_format=args.format,

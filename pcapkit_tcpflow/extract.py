@@ -185,7 +185,7 @@ def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format:
             ip: bool = False, ipv4: bool = False, ipv6: bool = False, tcp: bool = False,
             buffer_size: int = io.DEFAULT_BUFFER_SIZE, buffer_save: bool = False,
             buffer_path: str | None = None, no_eof: bool = False, *,
-            max_open_files: int = 64, pcapkit_link_types_only: bool = False) -> Any:
+            max_open_files: int | None = None, pcapkit_link_types_only: bool = False) -> Any:
     """Trace the TCP flows of a capture, as ``pcapkit.extract()`` does.
 
     Same signature and defaults as ``pcapkit.extract``.  With ``trace=True,
@@ -195,7 +195,8 @@ def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format:
     calls go to pcapkit (with this package's tracer) when it is installed.
 
     Extra keyword-only options: ``max_open_files`` (flow files kept open at
-    once), ``pcapkit_link_types_only`` (decode only the link types pcapkit
+    once; default: a quarter of the process's descriptor limit, at most
+    256), ``pcapkit_link_types_only`` (decode only the link types pcapkit
     decodes: Ethernet, raw IPv4 and IPv6).
     """
     options = dict(fin=fin, fout=fout, format=format, auto=auto, extension=extension, store=store,
@@ -239,8 +240,21 @@ def _with_pcapkit(options: dict[str, Any], reasons: Iterable[str]) -> Any:
         Extractor.__traceflow__['tcp'] = saved
 
 
+def _default_open_files() -> int:
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 64
+    if soft == resource.RLIM_INFINITY:
+        return 256
+    return max(1, min(256, soft // 4))
+
+
 def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec: bool,
-                max_open_files: int, link_types_only: bool) -> Extraction:
+                max_open_files: int | None, link_types_only: bool) -> Extraction:
+    if max_open_files is None:
+        max_open_files = _default_open_files()
     path, offset, temporary = _input_path(fin)
     try:
         session = _core.Session(path, offset, out_dir if ext is not None else None, ext or '',

@@ -137,6 +137,21 @@ void tf_session_free(tf_session *s)
     tf_free(s->alloc, s);
 }
 
+/* Closes the least recently written file. */
+static tf_status close_lru(tf_session *s, char *errbuf)
+{
+    uint32_t i, lru = 0;
+
+    for (i = 1; i < s->nfiles; i++)
+        if (s->files[i].last_use < s->files[lru].last_use)
+            lru = i;
+    if (close_slot(s, lru) != TF_OK) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write a flow file: %s", strerror(errno));
+        return TF_ERR_IO;
+    }
+    return TF_OK;
+}
+
 /* Opens (mode "wb": create, with header) or reopens ("ab") a flow's file. */
 static tf_status open_flow_file(tf_session *s, uint64_t id, int create, char *errbuf)
 {
@@ -145,21 +160,20 @@ static tf_status open_flow_file(tf_session *s, uint64_t id, int create, char *er
     FILE *fp;
     uint32_t slot;
 
-    if (s->nfiles == s->opt.max_open_files) {
-        uint32_t i, lru = 0;
-        for (i = 1; i < s->nfiles; i++)
-            if (s->files[i].last_use < s->files[lru].last_use)
-                lru = i;
-        if (close_slot(s, lru) != TF_OK) {
-            snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write a flow file: %s", strerror(errno));
-            return TF_ERR_IO;
-        }
-    }
+    if (s->nfiles == s->opt.max_open_files && close_lru(s, errbuf) != TF_OK)
+        return TF_ERR_IO;
     if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", s->dir, x->label, s->ext) >= sizeof(path)) {
         snprintf(errbuf, TF_ERRBUF_SIZE, "output path too long");
         return TF_ERR_INVALID;
     }
     fp = fopen(path, create ? "wb" : "ab");
+    /* Out of descriptors (the process's limit is lower than max_open_files
+     * allows for): give back our own, one at a time. */
+    while (fp == NULL && (errno == EMFILE || errno == ENFILE) && s->nfiles > 0) {
+        if (close_lru(s, errbuf) != TF_OK)
+            return TF_ERR_IO;
+        fp = fopen(path, create ? "wb" : "ab");
+    }
     if (fp == NULL) {
         snprintf(errbuf, TF_ERRBUF_SIZE, "cannot open %.400s: %s", path, strerror(errno));
         return TF_ERR_IO;
