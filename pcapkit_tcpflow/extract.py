@@ -3,6 +3,7 @@ read, decoded, traced and written by the C core.
 """
 from __future__ import annotations
 
+import gc
 import io
 import os
 import shutil
@@ -287,19 +288,66 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
     flows = []
     closed = []
     summaries = []
-    for label, frames, is_closed, sec0, nsec0, sec1, nsec1 in session.flows():
-        index = _compat.Index(fpout=f'{out_dir}/{label}{ext}' if ext is not None else None,
-                              index=frames, label=label)
-        flows.append(index)
-        summaries.append(FlowSummary(is_closed, (sec0, nsec0), (sec1, nsec1)))
-        if is_closed:
-            closed.append(index)
+    make_index = _index_factory()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of new records: no collection is due
+    try:
+        for label, frames, is_closed, sec0, nsec0, sec1, nsec1 in session.flows():
+            index = make_index(f'{out_dir}/{label}{ext}' if ext is not None else None, frames,
+                               label)
+            flows.append(index)
+            summaries.append(FlowSummary(is_closed, (sec0, nsec0), (sec1, nsec1)))
+            if is_closed:
+                closed.append(index)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     for index in closed:
         for callback in TCP.__callback_fn__:
             callback(index)
     data = _trace_data(tuple(flows))
     return Extraction(name, data, session.frames, info, session.traced, truncated,
                       tuple(summaries))
+
+
+_FAST_INDEX: Any = None
+
+
+def _index_factory() -> Any:
+    """A function (fpout, index, label) -> Index.
+
+    pcapkit's Index is an ``Info`` whose constructor costs microseconds; its
+    instances are plain objects whose ``__dict__`` holds the fields and two
+    empty maps.  When a record built by filling ``__dict__`` directly equals,
+    attribute for attribute, one built by the constructor, the direct way is
+    used; otherwise (another pcapkit) the constructor is.
+    """
+    global _FAST_INDEX
+    if _FAST_INDEX is not None:
+        return _FAST_INDEX
+    index_type = _compat.Index
+
+    def slow(fpout: Any, index: Any, label: str) -> Any:
+        return index_type(fpout=fpout, index=index, label=label)
+
+    factory = slow
+    if _compat.HAVE_PCAPKIT:
+        new = object.__new__
+
+        def fast(fpout: Any, index: Any, label: str) -> Any:
+            obj = new(index_type)
+            obj.__dict__.update(__map__={}, __map_reverse__={}, fpout=fpout, index=index,
+                                label=label)
+            return obj
+
+        try:
+            a, b = slow('f', (1,), 'l'), fast('f', (1,), 'l')
+            if type(a) is type(b) and vars(a) == vars(b) and a == b and repr(a) == repr(b):
+                factory = fast
+        except Exception:  # noqa: BLE001 - any surprise: keep the constructor
+            factory = slow
+    _FAST_INDEX = factory
+    return factory
 
 
 def _trace_data(flows: tuple[Any, ...]) -> Any:

@@ -14,7 +14,7 @@ from pcapkit_tcpflow import _core
 MAPPED_DOTTED = str(ipaddress.IPv6Address('::ffff:192.168.7.1')) == '::ffff:192.168.7.1'
 
 
-@settings(max_examples=20000, deadline=None)
+@settings(max_examples=4000, deadline=None)
 @given(st.one_of(st.floats(min_value=0, allow_nan=False, allow_infinity=False),
                  st.integers(0, 2**63 - 1).map(lambda b: struct.unpack('<d', struct.pack('<Q', b))[0])
                  .filter(lambda x: x == x),
@@ -23,7 +23,7 @@ def test_float_repr(x):
     assert _core._float_repr(x) == repr(x)
 
 
-@settings(max_examples=20000, deadline=None)
+@settings(max_examples=4000, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 10**9 - 1))
 def test_time_repr_is_float_of_exact_decimal(sec, nsec):
     with decimal.localcontext() as ctx:
@@ -42,7 +42,7 @@ def test_time_repr_hand_cases():
 hextet = st.sampled_from([0, 0, 0, 1, 0xFFFF, 0x12, 0xABCD])
 
 
-@settings(max_examples=20000, deadline=None)
+@settings(max_examples=4000, deadline=None)
 @given(st.lists(hextet, min_size=8, max_size=8))
 def test_ipv6_text(words):
     packed = struct.pack('!8H', *words)

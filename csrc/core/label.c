@@ -18,6 +18,7 @@
  * sec + nsec/10^9 is converted by strtod(), which is correctly rounded, as
  * Python's float(Decimal) is.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,56 +102,55 @@ static int increment_digits(char *d, int n)
     return 1;
 }
 
+/* Digits of "%.{p-1}e" of x that read back as x, or 0 when none does.  At
+ * a power of two the gap above x is twice the gap below, so a p-digit value
+ * just above the nearest one may still read back as x, and Python's repr
+ * takes it. */
+static int digits_at(double x, int p, char *digits, int *ndigits, int *decpt)
+{
+    char buf[48];
+    char *q;
+    int n = 0, e;
+
+    snprintf(buf, sizeof(buf), "%.*e", p - 1, x);
+    for (q = buf; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[n++] = *q;
+    e = atoi(strchr(buf, 'e') + 1);
+    if (strtod(buf, NULL) != x) {
+        char alt[48];
+        digits[n] = '\0';
+        if (increment_digits(digits, n)) {
+            digits[0] = '1';
+            e++;
+        }
+        snprintf(alt, sizeof(alt), "%c.%se%d", digits[0], digits + 1, e);
+        if (strtod(alt, NULL) != x)
+            return 0;
+    }
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    digits[n] = '\0';
+    *ndigits = n;
+    *decpt = e + 1;
+    return 1;
+}
+
 /* Shortest digits of a positive finite x: *ndigits digits in digits[], and
- * the decimal exponent such that x = 0.d1d2... * 10^decpt. */
+ * the decimal exponent such that x = 0.d1d2... * 10^decpt.  Distinct
+ * decimals of 15 significant digits or fewer read back as distinct doubles,
+ * so when the 15-digit form of a normal x reads back as x, it is the
+ * shortest once its trailing zeros go; otherwise 16 or 17 digits are
+ * needed. */
 static void shortest_digits(double x, char *digits, int *ndigits, int *decpt)
 {
-    char buf[40];
     int p;
 
-    for (p = 1; p <= 17; p++) {
-        int e, k, n = 0;
-        char *q;
-        snprintf(buf, sizeof(buf), "%.*e", p - 1, x);
-        if (strtod(buf, NULL) != x) {
-            /* At a power of two the gap above x is twice the gap below, so a
-             * p-digit value just above the nearest one may still read back
-             * as x; Python's repr picks it. */
-            char d2[20];
-            char alt[48];
-            int carry;
-            for (q = buf, k = 0; *q && *q != 'e'; q++)
-                if (*q >= '0' && *q <= '9')
-                    d2[k++] = *q;
-            e = atoi(strchr(buf, 'e') + 1);
-            carry = increment_digits(d2, k);
-            if (carry) {
-                d2[0] = '1';
-                e++;
-            }
-            d2[k] = '\0';
-            snprintf(alt, sizeof(alt), "%c.%se%d", d2[0], d2 + 1, e);
-            if (strtod(alt, NULL) != x)
-                continue;
-            memcpy(buf, alt, strlen(alt) + 1);
-        }
-        for (q = buf; *q && *q != 'e'; q++)
-            if (*q >= '0' && *q <= '9')
-                digits[n++] = *q;
-        e = atoi(strchr(buf, 'e') + 1);
-        while (n > 1 && digits[n - 1] == '0')
-            n--;
-        digits[n] = '\0';
-        *ndigits = n;
-        *decpt = e + 1;
-        return;
-    }
-    /* not reached for finite doubles: 17 digits always round-trip */
-    snprintf(buf, sizeof(buf), "%.16e", x);
-    digits[0] = buf[0];
-    memcpy(digits + 1, buf + 2, 16);
-    *ndigits = 17;
-    *decpt = atoi(strchr(buf, 'e') + 1) + 1;
+    /* subnormals carry fewer bits: search from one digit up */
+    for (p = x < DBL_MIN ? 1 : 15; p <= 17; p++)
+        if (digits_at(x, p, digits, ndigits, decpt))
+            return;
+    digits_at(x, 17, digits, ndigits, decpt); /* not reached: 17 always reads back */
 }
 
 size_t tf_float_repr(double x, char out[TF_FLOAT_TEXT_MAX])
