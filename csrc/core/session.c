@@ -8,10 +8,14 @@
  * name), the link type of the flow's first packet (the network field of its
  * output file) and the output file's state.
  *
- * Output files: at most max_open_files stay open.  A flow's file is created
- * (truncated) with its first packet, as pcapkit does; when the limit is
- * reached the least recently written file is closed and reopened for
- * appending when its flow next needs it.  A FIN closes the flow's file.
+ * Output files: records are gathered per flow in memory and written in
+ * chunks (FLUSH_AT bytes a flow, at most PENDING_BUDGET bytes in all), so a
+ * capture with many more concurrent flows than open files does not reopen
+ * a file per packet.  At most max_open_files stay open; the least recently
+ * written is closed when another must open, and reopened for appending when
+ * its flow next writes.  A flow's file is created (truncated, as pcapkit
+ * does) when its first records are written; a FIN writes out and closes
+ * the flow's file; tf_session_finish writes out the rest.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,10 +23,17 @@
 
 #include "tf.h"
 
+#define FLUSH_AT (64u * 1024u)
+#define PENDING_BUDGET (64u * 1024u * 1024u)
+
 typedef struct flow_extra {
     char *label;
+    uint8_t *pending;  /* encoded records not yet written */
+    uint32_t pending_len;
+    uint32_t pending_cap;
     uint32_t linktype;
     int32_t slot;      /* open-file slot, or -1 */
+    uint8_t created;   /* the file exists (header written) */
     tf_flow_times times;
 } flow_extra;
 
@@ -47,6 +58,7 @@ struct tf_session {
     uint64_t frames;
     uint64_t traced;
     uint64_t clamped;
+    uint64_t pending_total;
 };
 
 static char *dupstr(const tf_allocator *a, const char *s)
@@ -126,8 +138,10 @@ void tf_session_free(tf_session *s)
     while (s->nfiles > 0)
         close_slot(s, s->nfiles - 1);
     n = s->flows ? tf_flowtable_flow_count(s->flows) : 0;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         tf_free(s->alloc, s->extra[i].label);
+        tf_free(s->alloc, s->extra[i].pending);
+    }
     tf_free(s->alloc, s->extra);
     tf_free(s->alloc, s->files);
     tf_free(s->alloc, s->dir);
@@ -197,21 +211,77 @@ static tf_status open_flow_file(tf_session *s, uint64_t id, int create, char *er
     return TF_OK;
 }
 
+/* Writes a flow's gathered records to its file. */
+static tf_status flush_flow(tf_session *s, uint64_t id, char *errbuf)
+{
+    flow_extra *x = &s->extra[id];
+    tf_status st;
+
+    if (x->created && x->pending_len == 0)
+        return TF_OK;
+    if (x->slot < 0) {
+        st = open_flow_file(s, id, !x->created, errbuf);
+        if (st != TF_OK)
+            return st;
+        x->created = 1;
+    }
+    s->files[x->slot].last_use = ++s->clock;
+    if (x->pending_len && fwrite(x->pending, 1, x->pending_len, s->files[x->slot].fp) != x->pending_len) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir, x->label,
+                 s->ext, strerror(errno));
+        return TF_ERR_IO;
+    }
+    s->pending_total -= x->pending_len;
+    tf_free(s->alloc, x->pending);
+    x->pending = NULL;
+    x->pending_len = x->pending_cap = 0;
+    return TF_OK;
+}
+
+/* Writes out every flow; a failing flow does not stop the others.  Returns
+ * the first failure (its message in errbuf). */
+static tf_status flush_all(tf_session *s, char *errbuf)
+{
+    uint64_t id, n = tf_flowtable_flow_count(s->flows);
+    tf_status first = TF_OK, st;
+    char other[TF_ERRBUF_SIZE];
+
+    for (id = 0; id < n; id++) {
+        if (s->extra[id].pending_len == 0 && s->extra[id].created)
+            continue;
+        st = flush_flow(s, id, first == TF_OK ? errbuf : other);
+        if (st != TF_OK && first == TF_OK)
+            first = st;
+    }
+    return first;
+}
+
 static tf_status write_record(tf_session *s, uint64_t id, const tf_record *rec, char *errbuf)
 {
     flow_extra *x = &s->extra[id];
-    uint8_t hdr[16];
     tf_pcap_format fmt = s->opt.pcap;
-    open_file *f;
+    uint64_t need = 16 + (uint64_t)rec->caplen;
+    uint8_t *hdr;
     tf_status st;
 
-    if (x->slot < 0) {
-        st = open_flow_file(s, id, 0, errbuf);
-        if (st != TF_OK)
-            return st;
+    if (x->pending_len + need > x->pending_cap) {
+        uint64_t cap = x->pending_cap ? x->pending_cap : 4096;
+        uint8_t *p;
+        while (cap < x->pending_len + need)
+            cap *= 2;
+        if (cap > UINT32_MAX) {
+            st = flush_flow(s, id, errbuf);
+            if (st != TF_OK)
+                return st;
+            cap = need;
+        }
+        p = tf_realloc(s->alloc, x->pending, (size_t)cap);
+        if (p == NULL)
+            return TF_ERR_NOMEM;
+        x->pending = p;
+        x->pending_cap = (uint32_t)cap;
     }
-    f = &s->files[x->slot];
-    f->last_use = ++s->clock;
+    hdr = x->pending + x->pending_len;
     fmt.linktype = x->linktype;
     if (rec->ts_sec < 0 || rec->ts_sec > (int64_t)UINT32_MAX) {
         /* a pcap record holds 32-bit seconds: clamp, and count it */
@@ -223,12 +293,14 @@ static tf_status write_record(tf_session *s, uint64_t id, const tf_record *rec, 
         if (st != TF_OK)
             return st;
     }
-    if (fwrite(hdr, 1, sizeof(hdr), f->fp) != sizeof(hdr)
-        || (rec->caplen && fwrite(rec->data, 1, rec->caplen, f->fp) != rec->caplen)) {
-        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir, x->label, s->ext,
-                 strerror(errno));
-        return TF_ERR_IO;
-    }
+    if (rec->caplen)
+        memcpy(hdr + 16, rec->data, rec->caplen);
+    x->pending_len += (uint32_t)need;
+    s->pending_total += need;
+    if (x->pending_len >= FLUSH_AT)
+        return flush_flow(s, id, errbuf);
+    if (s->pending_total > PENDING_BUDGET)
+        return flush_all(s, errbuf);
     return TF_OK;
 }
 
@@ -275,17 +347,13 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
             tf_free(s->alloc, copy);
             return st;
         }
+        memset(&s->extra[id], 0, sizeof(s->extra[id]));
         s->extra[id].label = copy;
         s->extra[id].linktype = rec->linktype;
         s->extra[id].slot = -1;
         s->extra[id].times.first_sec = rec->ts_sec;
         s->extra[id].times.first_nsec = rec->ts_nsec;
         tf_flowtable_append(s->flows, id, s->frames);
-        if (s->dir != NULL) {
-            st = open_flow_file(s, id, 1, errbuf);
-            if (st != TF_OK)
-                return st;
-        }
     } else {
         st = tf_flowtable_append(s->flows, id, s->frames);
         if (st != TF_OK)
@@ -299,6 +367,13 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
             return st;
     }
     if (d.fin) {
+        if (s->dir != NULL) {
+            st = flush_flow(s, id, errbuf);
+            if (st != TF_OK) {
+                tf_flowtable_close(s->flows, id);
+                return st;
+            }
+        }
         if (s->extra[id].slot >= 0 && close_slot(s, (uint32_t)s->extra[id].slot) != TF_OK) {
             snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir,
                      s->extra[id].label, s->ext, strerror(errno));
@@ -334,6 +409,8 @@ tf_status tf_session_finish(tf_session *s, char *errbuf)
     tf_status st = TF_OK;
 
     errbuf[0] = '\0';
+    if (s->dir != NULL)
+        st = flush_all(s, errbuf);
     while (s->nfiles > 0) {
         if (close_slot(s, s->nfiles - 1) != TF_OK && st == TF_OK) {
             snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write a flow file: %s", strerror(errno));
