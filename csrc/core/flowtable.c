@@ -17,7 +17,8 @@
  * tombstones and probe sequences stay short however many flows close.
  *
  * The hash mixes the 48 key bytes as six 64-bit words with a per-table
- * seed, so crafted captures cannot aim at one bucket without knowing it.
+ * seed (multiply-rotate per word, a full avalanche at the end), so crafted
+ * captures cannot aim at one bucket without knowing it.
  *
  * Each flow keeps its frame numbers in a growable uint64_t array (8 bytes a
  * frame).  Opening a flow reserves room for its first frame and for its
@@ -76,6 +77,8 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* Multiply-rotate over the six key words, then one full mix (every input
+ * bit reaches every output bit through the final mix64). */
 static uint32_t key_hash(uint64_t seed, const tf_flow_key *key)
 {
     uint64_t words[sizeof(tf_flow_key) / 8];
@@ -83,8 +86,11 @@ static uint32_t key_hash(uint64_t seed, const tf_flow_key *key)
     size_t i;
 
     memcpy(words, key, sizeof(words));
-    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        h = mix64(h ^ words[i]) + UINT64_C(0x9e3779b97f4a7c15);
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        h = (h ^ words[i]) * UINT64_C(0x9e3779b97f4a7c15);
+        h = (h << 31) | (h >> 33);
+    }
+    h = mix64(h);
     return (uint32_t)(h ^ (h >> 32));
 }
 

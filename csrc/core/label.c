@@ -26,9 +26,45 @@
 
 #include "tf.h"
 
+/* Decimal text of v (< 10^10) at p; returns the end. */
+static char *put_uint(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
 static size_t ipv4_text(const uint8_t a[4], char *out)
 {
-    return (size_t)sprintf(out, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+    char *p = out;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        if (i)
+            *p++ = '.';
+        p = put_uint(p, a[i]);
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
+static char *put_hex(char *p, unsigned v)
+{
+    static const char digits[] = "0123456789abcdef";
+    int shift = 12;
+
+    while (shift > 0 && (v >> shift) == 0)
+        shift -= 4;
+    for (; shift >= 0; shift -= 4)
+        *p++ = digits[(v >> shift) & 15];
+    return p;
 }
 
 static size_t ipv6_text(const uint8_t a[16], const tf_label_style *style, char *out)
@@ -42,7 +78,8 @@ static size_t ipv6_text(const uint8_t a[16], const tf_label_style *style, char *
         h[i] = ((unsigned)a[2 * i] << 8) | a[2 * i + 1];
     mapped = h[0] == 0 && h[1] == 0 && h[2] == 0 && h[3] == 0 && h[4] == 0 && h[5] == 0xffff;
     if (mapped && style != NULL && style->ipv4_mapped_dotted) {
-        p += sprintf(p, "::ffff:");
+        memcpy(p, "::ffff:", 7);
+        p += 7;
         p += ipv4_text(a + 12, p);
         return (size_t)(p - out);
     }
@@ -72,7 +109,7 @@ static size_t ipv6_text(const uint8_t a[16], const tf_label_style *style, char *
         }
         if (i > 0 && i != best + best_len)
             *p++ = ':';
-        p += sprintf(p, "%x", h[i]);
+        p = put_hex(p, h[i]);
     }
     *p = '\0';
     return (size_t)(p - out);
@@ -227,14 +264,19 @@ size_t tf_time_repr(int64_t sec, uint32_t nsec, const char *digits, char out[TF_
 size_t tf_flow_label(const tf_flow_key *key, int64_t sec, uint32_t nsec, const char *digits,
                      const tf_label_style *style, char out[TF_LABEL_MAX])
 {
-    char src[TF_ADDRESS_TEXT_MAX], dst[TF_ADDRESS_TEXT_MAX], ts[TF_FLOAT_TEXT_MAX];
+    char *p = out;
     size_t n, i;
 
-    tf_address_text(key->src_family, key->src, style, src);
-    tf_address_text(key->dst_family, key->dst, style, dst);
-    tf_time_repr(sec, nsec, digits, ts);
-    n = (size_t)snprintf(out, TF_LABEL_MAX, "%s_%u-%s_%u-%s", src, (unsigned)key->src_port, dst,
-                         (unsigned)key->dst_port, ts);
+    p += tf_address_text(key->src_family, key->src, style, p);
+    *p++ = '_';
+    p = put_uint(p, key->src_port);
+    *p++ = '-';
+    p += tf_address_text(key->dst_family, key->dst, style, p);
+    *p++ = '_';
+    p = put_uint(p, key->dst_port);
+    *p++ = '-';
+    p += tf_time_repr(sec, nsec, digits, p);
+    n = (size_t)(p - out);
     if (key->src_family != TF_FAMILY_IPV4)
         for (i = 0; i < n; i++)
             if (out[i] == ':')
