@@ -115,3 +115,29 @@ def test_c_core(tmp_path: Path) -> None:
     assert lines, report
     assert re.fullmatch(r'\d+ passed, 0 failed', lines[-1]), report
     assert not lines[-1].startswith('0 passed'), report
+
+
+def test_replay_corpus_under_sanitizers(corpus, tmp_path):
+    """The C core alone (csrc/tests/trace_file.c, no Python) over every
+    capture of the corpus, writing flow files, under ASan and UBSan: no
+    report, no crash, every file ends with a status line."""
+    cc = _compiler()
+    binary = tmp_path / 'trace_file'
+    cmd = cc + BASE_FLAGS + SANITIZE_FLAGS + ['-Icsrc/core', 'csrc/tests/trace_file.c'] + \
+        [str(p) for p in CORE_SOURCES] + ['-o', str(binary), '-lpcap']
+    _assert_no_python_includes(cmd)
+    result = _compile(cmd)
+    assert result.returncode == 0, result.stdout
+    captures = sorted(str(p) for d in ('real', 'synthetic', 'malformed')
+                      for p in (corpus / d).iterdir())
+    out_dir = tmp_path / 'out'
+    out_dir.mkdir()
+    env = dict(os.environ, ASAN_OPTIONS='detect_leaks=1:abort_on_error=0',
+               UBSAN_OPTIONS='print_stacktrace=1')
+    run = subprocess.run([str(binary), '-o', str(out_dir)] + captures, capture_output=True,
+                         text=True, timeout=600, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert 'runtime error' not in run.stderr and 'Sanitizer' not in run.stderr, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert len(lines) == len(captures)
+    assert all(line.startswith(path + ':') for line, path in zip(lines, captures))

@@ -7,6 +7,7 @@
  *
  * Prints, per file, frames, traced segments, flows and the status.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
