@@ -253,7 +253,8 @@ def _default_open_files() -> int:
 
 
 def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec: bool,
-                max_open_files: int | None, link_types_only: bool) -> Extraction:
+                max_open_files: int | None, link_types_only: bool,
+                callbacks: Iterable[Any] | None = None) -> Extraction:
     if max_open_files is None:
         max_open_files = _default_open_files()
     path, offset, temporary = _input_path(fin)
@@ -303,7 +304,7 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
         if gc_was_enabled:
             gc.enable()
     for index in closed:
-        for callback in TCP.__callback_fn__:
+        for callback in (TCP.__callback_fn__ if callbacks is None else callbacks):
             callback(index)
     data = _trace_data(tuple(flows))
     return Extraction(name, data, session.frames, info, session.traced, truncated,

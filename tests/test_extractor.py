@@ -34,9 +34,11 @@ REAL = sorted(p.name for p in (CORPUS / 'real').iterdir()) if (CORPUS / 'real').
 
 
 def run_extract(path, out, **options):
-    """pcapkit's Extractor (the class: install() routes pcapkit.extract()
-    natively when it can, which test_native.py covers)."""
-    return Extractor(fin=str(path), nofile=True, store=False, trace=True, tcp=True,
+    """pcapkit's Extractor reading and dissecting, our tracer tracing.
+    store=True keeps install() from running it natively (which
+    test_installed_extract_runs_natively_when_it_can and test_native.py
+    cover): this is the drop-in tracer's test."""
+    return Extractor(fin=str(path), nofile=True, store=True, trace=True, tcp=True,
                      trace_fout=str(out), **options)
 
 
@@ -71,12 +73,22 @@ def test_installed_extract_runs_natively_when_it_can(corpus, tmp_path):
         # reassembly needs pcapkit: it runs pcapkit's Extractor, with our tracer
         other = pcapkit.extract(fin=str(path), nofile=True, trace=True, tcp=True,
                                 reassembly=True, trace_fout=str(tmp_path / 'p'))
+        # the class, with store=False: runs natively and fills the object
+        direct = Extractor(fin=str(path), nofile=True, store=False, trace=True, tcp=True,
+                           trace_fout=str(tmp_path / 'd'))
     finally:
         pcapkit_tcpflow.uninstall()
+    assert Extractor.run.__name__ == 'run' and not hasattr(Extractor.run, '__pcapkit_tcpflow__')
+    # true frames in the files, unlike pcapkit's run (PCAPKIT_SEMANTICS fact 36)
+    from capread import read_capture, read_flow_file
+    records = read_capture(str(path))
+    for flow in direct.trace.tcp:
+        _, written = read_flow_file(flow.fpout)
+        assert [w[4] for w in written] == [records[n - 1].data for n in flow.index]
     assert isinstance(native, pcapkit_tcpflow.Extraction)
     assert isinstance(other, Extractor)
     want = [(i.label, i.index, os.path.relpath(i.fpout, root)) for i in theirs.trace.tcp]
-    for result, sub in ((native, 'n'), (other, 'p')):
+    for result, sub in ((native, 'n'), (other, 'p'), (direct, 'd')):
         assert [(i.label, i.index, os.path.relpath(i.fpout, tmp_path / sub))
                 for i in result.trace.tcp] == want
         assert result.length == theirs.length
