@@ -58,6 +58,8 @@ def pcapkit_run(path: Any) -> Any:
     per test session (with pcapkit's tracer, whatever is installed), into a
     folder kept until the session ends.  Returns (extraction, folder)."""
     need_pcapkit()
+    import pcapkit_tcpflow
+    assert not pcapkit_tcpflow.is_installed(), 'pcapkit_run needs pcapkit as shipped'
     key = str(path)
     if key not in _PCAPKIT_RUNS:
         import atexit
