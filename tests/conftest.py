@@ -11,9 +11,16 @@ import importlib.util
 import ipaddress
 import os
 import pathlib
+import time
 from typing import Any
 
 import pytest
+
+# pcapkit adds the machine's local UTC offset to pcapng times (its recorded
+# results were made under UTC): compare under UTC.  Our results do not
+# depend on it (tests/test_native_io.py::test_pcapng_times_ignore_local_timezone).
+os.environ['TZ'] = 'UTC'
+time.tzset()
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / 'shared' / 'corpus'

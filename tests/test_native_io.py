@@ -200,3 +200,14 @@ def test_two_threads_trace_two_files(tmp_path):
     for t in threads:
         t.join(120)
     assert all(results[n].length == 400_000 and len(results[n].trace.tcp) == 1 for n in range(2))
+
+
+def test_pcapng_times_ignore_local_timezone(corpus):
+    """pcapkit adds the local UTC offset to pcapng times; we do not."""
+    path = corpus / 'synthetic' / 'syn_pcapng_two_sections.pcapng'
+    code = ('import pcapkit_tcpflow as p; r = p.extract(%r, nofile=True, trace=True, tcp=True, '
+            'trace_format="none"); print([f.label for f in r.trace.tcp])' % str(path))
+    labels = {tz: subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                                 env=dict(os.environ, TZ=tz), timeout=60).stdout
+              for tz in ('UTC', 'Asia/Tokyo')}
+    assert labels['UTC'] == labels['Asia/Tokyo'] and '1600000000.0' in labels['UTC']
