@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import io
+import ipaddress
 import os
 import shutil
 import sys
@@ -25,6 +26,9 @@ FormatError = _core.FormatError
 
 #: Records read between two checks for Ctrl-C (a few milliseconds of work).
 STEP = 1 << 16
+
+#: How this Python prints IPv4-mapped IPv6 addresses (dotted since 3.13).
+_MAPPED_DOTTED = str(ipaddress.IPv6Address('::ffff:1.2.3.4')) == '::ffff:1.2.3.4'
 
 
 class TruncatedCaptureWarning(UserWarning):
@@ -261,7 +265,7 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
     try:
         session = _core.Session(path, offset, out_dir if ext is not None else None, ext or '',
                                 big, nsec, max(1, int(max_open_files)), link_types_only,
-                                int.from_bytes(os.urandom(8), 'little'))
+                                int.from_bytes(os.urandom(8), 'little'), _MAPPED_DOTTED)
         truncated = None
         try:
             while True:

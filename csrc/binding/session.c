@@ -2,7 +2,8 @@
  * session.c - pcapkit_tcpflow._core.Session: one native tracing run.
  *
  *   Session(path, offset, out_dir, ext, big_endian, nanosecond,
- *           max_open_files, pcapkit_link_types_only)
+ *           max_open_files, pcapkit_link_types_only, seed, ipv4_mapped_dotted=False)
+ *   (ipv4_mapped_dotted: this Python prints ::ffff:1.2.3.4, as 3.13 does)
  *   step(n) -> 0 (more to read), 1 (end), or str (damaged file: message)
  *   finish() closes the output files; flows() lists (label, frames) in
  *   pcapkit's order; frames, traced, info.
@@ -29,12 +30,13 @@ typedef struct {
 static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"path", "offset", "out_dir", "ext", "big_endian", "nanosecond",
-                             "max_open_files", "pcapkit_link_types_only", "seed", NULL};
+                             "max_open_files", "pcapkit_link_types_only", "seed",
+                             "ipv4_mapped_dotted", NULL};
     core_state *st = tfpy_state_of_type(type);
     PyObject *path = NULL, *pathobj, *outobj, *out = NULL;
     const char *ext = NULL;
     long long offset = 0;
-    int big = 0, nsec = 0, strict = 0;
+    int big = 0, nsec = 0, strict = 0, mapped = 0;
     unsigned int max_open = 64;
     unsigned long long seed = 0;
     tf_session_options opt;
@@ -43,12 +45,12 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     char errbuf[TF_ERRBUF_SIZE];
     tf_status status;
     FILE *fp;
-    PyObject *mapped = NULL;
 
     if (st == NULL)
         return NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLOzppIpK", kwlist, &pathobj, &offset, &outobj,
-                                     &ext, &big, &nsec, &max_open, &strict, &seed))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLOzppIpK|p", kwlist, &pathobj, &offset,
+                                     &outobj, &ext, &big, &nsec, &max_open, &strict, &seed,
+                                     &mapped))
         return NULL;
     if (!PyUnicode_FSConverter(pathobj, &path))
         return NULL;
@@ -62,12 +64,7 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     opt.pcap.nanosecond = nsec;
     opt.max_open_files = max_open ? max_open : 1;
     opt.decode.pcapkit_link_types_only = strict;
-    /* How this Python prints IPv4-mapped IPv6 addresses (changed in 3.13). */
-    mapped = PyRun_String("str(__import__('ipaddress').IPv6Address('::ffff:1.2.3.4'))",
-                          Py_eval_input, PyEval_GetBuiltins(), NULL);
-    if (mapped == NULL)
-        goto error;
-    opt.style.ipv4_mapped_dotted = PyUnicode_CompareWithASCIIString(mapped, "::ffff:1.2.3.4") == 0;
+    opt.style.ipv4_mapped_dotted = mapped;
 
     Py_BEGIN_ALLOW_THREADS
     fp = fopen(PyBytes_AS_STRING(path), "rb");
@@ -104,7 +101,6 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
         goto error;
     }
 error:
-    Py_XDECREF(mapped);
     Py_XDECREF(path);
     Py_XDECREF(out);
     return (PyObject *)self;
