@@ -267,6 +267,7 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
                                 big, nsec, max(1, int(max_open_files)), link_types_only,
                                 int.from_bytes(os.urandom(8), 'little'), _MAPPED_DOTTED)
         truncated = None
+        failure: OSError | None = None
         try:
             while True:
                 status = session.step(STEP)
@@ -275,8 +276,13 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
                 if isinstance(status, str):
                     truncated = status
                     break
+        except OSError as error:  # a flow file could not be written
+            failure = error
         finally:
-            session.finish()
+            try:
+                session.finish()
+            except OSError as error:
+                failure = failure or error
         info = session.info
     finally:
         if temporary is not None:
@@ -307,12 +313,18 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
     finally:
         if gc_was_enabled:
             gc.enable()
-    for index in closed:
-        for callback in (TCP.__callback_fn__ if callbacks is None else callbacks):
-            callback(index)
+    if failure is None:
+        for index in closed:
+            for callback in (TCP.__callback_fn__ if callbacks is None else callbacks):
+                callback(index)
     data = _trace_data(tuple(flows))
-    return Extraction(name, data, session.frames, info, session.traced, truncated,
-                      tuple(summaries))
+    result = Extraction(name, data, session.frames, info, session.traced, truncated,
+                        tuple(summaries))
+    if failure is not None:
+        # the flows found so far travel with the error; files hold whole records
+        failure.extraction = result  # type: ignore[attr-defined]
+        raise failure
+    return result
 
 
 _FAST_INDEX: Any = None

@@ -18,6 +18,7 @@ import pcapkit_tcpflow
 from capread import read_flow_file
 from pcapbuild import SYN, FIN, ACK, sample_frames, tcp_frame, write_pcap
 
+A, B = '192.0.2.1', '198.51.100.2'
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, 'examples', 'sample.pcap')
 
@@ -211,3 +212,55 @@ def test_pcapng_times_ignore_local_timezone(corpus):
                                  env=dict(os.environ, TZ=tz), timeout=60).stdout
               for tz in ('UTC', 'Asia/Tokyo')}
     assert labels['UTC'] == labels['Asia/Tokyo'] and '1600000000.0' in labels['UTC']
+
+
+def test_full_disk_keeps_whole_records_and_the_flows_found(tmp_path):
+    """A 256 KiB file system fills up during the run: OSError (ENOSPC) with
+    the flows found so far attached; every file holds whole records."""
+    import errno
+    mount = tmp_path / 'small'
+    mount.mkdir()
+    done = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', str(mount)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f'cannot mount a small tmpfs here: {done.stderr.decode().strip()}')
+    try:
+        path = tmp_path / 'big.pcap'
+        frames = [(1_700_000_000, i, tcp_frame(f'10.0.{i % 50}.1', '192.0.2.1', 1024 + i % 50, 80,
+                                                ACK, payload=b'z' * 1400))
+                  for i in range(2000)]
+        write_pcap(str(path), frames)
+        with pytest.raises(OSError) as info:
+            run(path, mount)
+        assert info.value.errno == errno.ENOSPC
+        found = info.value.extraction
+        assert found.length == 2000 and len(found.trace.tcp) == 50
+        for name in os.listdir(mount):
+            read_flow_file(str(mount / name))  # whole records only
+    finally:
+        subprocess.run(['umount', str(mount)], capture_output=True)
+
+
+@pytest.mark.parametrize('caplen', [2**31, 2**32 - 1, 300_000])
+def test_absurd_record_length_stops_with_a_warning(tmp_path, caplen):
+    import struct
+    path = tmp_path / 'absurd.pcap'
+    good = tcp_frame(A, B, 1, 2, SYN)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<IHHiIII', 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        f.write(struct.pack('<IIII', 1, 0, len(good), len(good)) + good)
+        f.write(struct.pack('<IIII', 2, 0, caplen, caplen) + bytes(64))
+    with pytest.warns(pcapkit_tcpflow.TruncatedCaptureWarning):
+        result = run(path, tmp_path / 'out')
+    assert result.length == 1 and len(result.trace.tcp) == 1
+
+
+def test_absurd_pcapng_block_length_stops_with_a_warning(tmp_path):
+    import struct
+    path = tmp_path / 'absurd.pcapng'
+    shb = struct.pack('<IIIHHq', 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack('<I', 28)
+    idb = struct.pack('<IIHHI', 1, 20, 1, 0, 0) + struct.pack('<I', 20)
+    path.write_bytes(shb + idb + struct.pack('<II', 6, 0x7FFFFFF0) + bytes(100))
+    with pytest.warns(pcapkit_tcpflow.TruncatedCaptureWarning, match='corrupt'):
+        result = run(path, tmp_path / 'out')
+    assert result.length == 0

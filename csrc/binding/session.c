@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,12 +129,25 @@ static int check_usable(SessionObject *self)
     return 0;
 }
 
+/* OSError(errno, message): the errno picks the subclass, as in open(). */
+static PyObject *raise_io(int err, const char *message)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is", err, message);
+
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
 static PyObject *Session_step(SessionObject *self, PyObject *arg)
 {
     core_state *st = tfpy_state_of_type(Py_TYPE(self));
     unsigned long long n = PyLong_AsUnsignedLongLong(arg);
     char errbuf[TF_ERRBUF_SIZE];
     tf_status status;
+    int err = 0;
 
     if (n == (unsigned long long)-1 && PyErr_Occurred())
         return NULL;
@@ -144,6 +158,7 @@ static PyObject *Session_step(SessionObject *self, PyObject *arg)
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     status = tf_session_step(self->session, (uint64_t)n, errbuf);
+    err = errno;
     Py_END_ALLOW_THREADS
     self->busy = 0;
     switch (status) {
@@ -156,8 +171,7 @@ static PyObject *Session_step(SessionObject *self, PyObject *arg)
         self->finished = 1;
         return PyUnicode_FromString(errbuf);
     case TF_ERR_IO:
-        PyErr_SetString(PyExc_OSError, errbuf);
-        return NULL;
+        return raise_io(err, errbuf);
     default:
         if (errbuf[0]) {
             PyErr_SetString(status == TF_ERR_NOMEM ? PyExc_MemoryError : PyExc_ValueError, errbuf);
@@ -171,18 +185,18 @@ static PyObject *Session_finish(SessionObject *self, PyObject *Py_UNUSED(ignored
 {
     char errbuf[TF_ERRBUF_SIZE];
     tf_status status;
+    int err = 0;
 
     if (check_usable(self) < 0)
         return NULL;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     status = tf_session_finish(self->session, errbuf);
+    err = errno;
     Py_END_ALLOW_THREADS
     self->busy = 0;
-    if (status != TF_OK) {
-        PyErr_SetString(PyExc_OSError, errbuf);
-        return NULL;
-    }
+    if (status != TF_OK)
+        return raise_io(err, errbuf);
     Py_RETURN_NONE;
 }
 

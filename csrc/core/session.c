@@ -17,9 +17,11 @@
  * does) when its first records are written; a FIN writes out and closes
  * the flow's file; tf_session_finish writes out the rest.
  */
+#define _POSIX_C_SOURCE 200809L /* fileno, ftruncate */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tf.h"
 
@@ -226,10 +228,20 @@ static tf_status flush_flow(tf_session *s, uint64_t id, char *errbuf)
         x->created = 1;
     }
     s->files[x->slot].last_use = ++s->clock;
-    if (x->pending_len && fwrite(x->pending, 1, x->pending_len, s->files[x->slot].fp) != x->pending_len) {
-        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir, x->label,
-                 s->ext, strerror(errno));
-        return TF_ERR_IO;
+    if (x->pending_len) {
+        FILE *fp = s->files[x->slot].fp;
+        long before = ftell(fp);
+        if (fwrite(x->pending, 1, x->pending_len, fp) != x->pending_len || fflush(fp) != 0) {
+            int saved = errno;
+            /* keep whole records only: cut what part of the chunk got out */
+            clearerr(fp);
+            if (before >= 0 && ftruncate(fileno(fp), before) == 0)
+                fseek(fp, before, SEEK_SET);
+            snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir,
+                     x->label, s->ext, strerror(saved));
+            errno = saved;
+            return TF_ERR_IO;
+        }
     }
     s->pending_total -= x->pending_len;
     tf_free(s->alloc, x->pending);
