@@ -2,7 +2,9 @@
  * session.c - pcapkit_tcpflow._core.Session: one native tracing run.
  *
  *   Session(path, offset, out_dir, ext, big_endian, nanosecond,
- *           max_open_files, pcapkit_link_types_only, seed, ipv4_mapped_dotted=False)
+ *           max_open_files, pcapkit_link_types_only, seed, ipv4_mapped_dotted=False,
+ *           fail_alloc_at=0)
+ *   (fail_alloc_at: tests make the core's Nth allocation fail)
  *   (ipv4_mapped_dotted: this Python prints ::ffff:1.2.3.4, as 3.13 does)
  *   step(n) -> 0 (more to read), 1 (end), or str (damaged file: message)
  *   finish() closes the output files; flows() lists (label, frames) in
@@ -17,29 +19,56 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "binding.h"
+
+/* Test hook: the core's allocator that fails its Nth call (0: never). */
+typedef struct {
+    uint64_t calls;
+    uint64_t fail_at;
+} fail_counter;
+
+static void *counted_malloc(void *ctx, size_t n)
+{
+    fail_counter *c = ctx;
+    return ++c->calls == c->fail_at ? NULL : malloc(n);
+}
+
+static void *counted_realloc(void *ctx, void *p, size_t n)
+{
+    fail_counter *c = ctx;
+    return ++c->calls == c->fail_at ? NULL : realloc(p, n);
+}
+
+static void counted_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
 
 typedef struct {
     PyObject_HEAD
     tf_session *session;
     int busy;
     int finished;
+    fail_counter counter;
+    tf_allocator alloc;
 } SessionObject;
 
 static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"path", "offset", "out_dir", "ext", "big_endian", "nanosecond",
                              "max_open_files", "pcapkit_link_types_only", "seed",
-                             "ipv4_mapped_dotted", NULL};
+                             "ipv4_mapped_dotted", "fail_alloc_at", NULL};
     core_state *st = tfpy_state_of_type(type);
     PyObject *path = NULL, *pathobj, *outobj, *out = NULL;
     const char *ext = NULL;
     long long offset = 0;
     int big = 0, nsec = 0, strict = 0, mapped = 0;
     unsigned int max_open = 64;
-    unsigned long long seed = 0;
+    unsigned long long seed = 0, fail_at = 0;
     tf_session_options opt;
     tf_reader *reader = NULL;
     SessionObject *self = NULL;
@@ -49,9 +78,9 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
 
     if (st == NULL)
         return NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLOzppIpK|p", kwlist, &pathobj, &offset,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLOzppIpK|pK", kwlist, &pathobj, &offset,
                                      &outobj, &ext, &big, &nsec, &max_open, &strict, &seed,
-                                     &mapped))
+                                     &mapped, &fail_at))
         return NULL;
     if (!PyUnicode_FSConverter(pathobj, &path))
         return NULL;
@@ -67,6 +96,15 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     opt.decode.pcapkit_link_types_only = strict;
     opt.style.ipv4_mapped_dotted = mapped;
 
+    self = (SessionObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        goto error;
+    self->counter.fail_at = fail_at;
+    self->alloc.malloc_fn = counted_malloc;
+    self->alloc.realloc_fn = counted_realloc;
+    self->alloc.free_fn = counted_free;
+    self->alloc.ctx = &self->counter;
+
     Py_BEGIN_ALLOW_THREADS
     fp = fopen(PyBytes_AS_STRING(path), "rb");
     if (fp != NULL && offset > 0 && fseek(fp, (long)offset, SEEK_SET) != 0) {
@@ -75,10 +113,11 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     }
     status = TF_ERR_IO;
     if (fp != NULL)
-        status = tf_reader_open(fp, NULL, &reader, errbuf);
+        status = tf_reader_open(fp, &self->alloc, &reader, errbuf);
     Py_END_ALLOW_THREADS
     if (fp == NULL) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, pathobj);
+        Py_CLEAR(self);
         goto error;
     }
     if (status != TF_OK) {
@@ -88,14 +127,10 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
             PyErr_Format(PyExc_OSError, "%s: %s", PyBytes_AS_STRING(path), errbuf);
         else
             tfpy_raise_status(status, pathobj);
+        Py_CLEAR(self);
         goto error;
     }
-    self = (SessionObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        tf_reader_close(reader);
-        goto error;
-    }
-    status = tf_session_new(reader, &opt, NULL, (uint64_t)seed, &self->session);
+    status = tf_session_new(reader, &opt, &self->alloc, (uint64_t)seed, &self->session);
     if (status != TF_OK) {
         tfpy_raise_status(status, NULL);
         Py_CLEAR(self);
@@ -281,6 +316,11 @@ static PyObject *Session_get_traced(SessionObject *self, void *Py_UNUSED(closure
     return PyLong_FromUnsignedLongLong(self->session ? tf_session_traced(self->session) : 0);
 }
 
+static PyObject *Session_get_allocations(SessionObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromUnsignedLongLong(self->counter.calls);
+}
+
 static PyObject *Session_get_clamped(SessionObject *self, void *Py_UNUSED(closure))
 {
     return PyLong_FromUnsignedLongLong(self->session ? tf_session_clamped(self->session) : 0);
@@ -322,6 +362,8 @@ static PyMethodDef Session_methods[] = {
 static PyGetSetDef Session_getset[] = {
     {"frames", (getter)Session_get_frames, NULL, "Records read so far.", NULL},
     {"traced", (getter)Session_get_traced, NULL, "TCP segments traced so far.", NULL},
+    {"allocations", (getter)Session_get_allocations, NULL,
+     "Allocation calls the core has made (for fault-injection tests).", NULL},
     {"clamped", (getter)Session_get_clamped, NULL,
      "Records written with a time a pcap file cannot hold (clamped).", NULL},
     {"offset", (getter)Session_get_offset, NULL, "Bytes of the capture consumed so far.", NULL},

@@ -845,6 +845,113 @@ static void test_alloc_failures(void)
     }
 }
 
+/* A pcap file of n Ethernet/IPv4/TCP frames over a few flows, some FINs. */
+static void write_small_capture(FILE *fp, int n)
+{
+    static const uint8_t ghdr[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                     0xff, 0xff, 0, 0, 1, 0, 0, 0};
+    uint8_t frame[54] = {0};
+    uint8_t rec[16];
+    int i;
+
+    fwrite(ghdr, 1, sizeof(ghdr), fp);
+    frame[12] = 0x08;            /* IPv4 */
+    frame[14] = 0x45;
+    frame[17] = 40;              /* total length */
+    frame[23] = 6;               /* TCP */
+    frame[26] = 192, frame[29] = 1;
+    frame[30] = 198, frame[33] = 2;
+    frame[46] = 0x50;            /* data offset 5 */
+    for (i = 0; i < n; i++) {
+        uint32_t ts = 1600000000u + (uint32_t)i;
+        frame[34] = 0x10;
+        frame[35] = (uint8_t)(i % 7); /* source port 4096 + i % 7 */
+        frame[37] = 80;
+        frame[47] = (uint8_t)(i % 5 == 4 ? 0x11 : 0x10); /* ACK, sometimes FIN */
+        memcpy(rec, &ts, 4);     /* little-endian host assumed by the header */
+        memset(rec + 4, 0, 4);
+        rec[8] = rec[12] = 54;
+        rec[9] = rec[10] = rec[11] = rec[13] = rec[14] = rec[15] = 0;
+        fwrite(rec, 1, 16, fp);
+        fwrite(frame, 1, sizeof(frame), fp);
+    }
+}
+
+/* One reader + session run with allocator fa; returns the TF_ERR_NOMEM count. */
+static long run_session(fail_alloc *fa, const char *path, const char *out_dir)
+{
+    char errbuf[TF_ERRBUF_SIZE];
+    tf_allocator a = {fa_malloc, fa_realloc, fa_free, fa};
+    tf_session_options opt;
+    tf_reader *reader = NULL;
+    tf_session *s = NULL;
+    tf_status st;
+    long nomem = 0;
+    FILE *fp = fopen(path, "rb");
+
+    if (fp == NULL)
+        return -1;
+    st = tf_reader_open(fp, &a, &reader, errbuf);
+    if (st != TF_OK)
+        return st == TF_ERR_NOMEM ? 1 : -1;
+    memset(&opt, 0, sizeof(opt));
+    opt.out_dir = out_dir;
+    opt.ext = ".pcap";
+    opt.max_open_files = 2;
+    st = tf_session_new(reader, &opt, &a, 5, &s);
+    if (st != TF_OK)
+        return st == TF_ERR_NOMEM ? 1 : -1;
+    do
+        st = tf_session_step(s, 3, errbuf);
+    while (st == TF_OK);
+    if (st == TF_ERR_NOMEM)
+        nomem++;
+    else
+        CHECK(st == TF_END);
+    if (tf_session_finish(s, errbuf) == TF_ERR_NOMEM)
+        nomem++;
+    tf_session_free(s);
+    return nomem;
+}
+
+static void test_session_alloc_failures(void)
+{
+    char path[] = "/tmp/tf-test-capture-XXXXXX";
+    char dir[] = "/tmp/tf-test-out-XXXXXX";
+    fail_alloc fa;
+    long total, n;
+    int fd = mkstemp(path), pass;
+    FILE *fp;
+
+    REQUIRE(fd >= 0);
+    fp = fdopen(fd, "wb");
+    REQUIRE(fp != NULL);
+    write_small_capture(fp, 40);
+    fclose(fp);
+    REQUIRE(mkdtemp(dir) != NULL);
+    for (pass = 0; pass < 2; pass++) {
+        const char *out = pass ? dir : NULL;
+        memset(&fa, 0, sizeof(fa));
+        CHECK(run_session(&fa, path, out) == 0);
+        CHECK(fa.live == 0);
+        total = fa.calls;
+        CHECK(total > 10);
+        for (n = 1; n <= total; n++) {
+            memset(&fa, 0, sizeof(fa));
+            fa.fail_at = n;
+            CHECK(run_session(&fa, path, out) == 1); /* reported, exactly once */
+            CHECK(fa.failures == 1);
+            CHECK(fa.live == 0);                      /* and nothing leaked */
+        }
+    }
+    remove(path);
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+    }
+}
+
 static void test_alloc_helpers(void)
 {
     fail_alloc fa;
@@ -1127,6 +1234,7 @@ static const test_case TESTS[] = {
     TEST(test_flowtable_churn_full_load),
     TEST(test_alloc_helpers),
     TEST(test_alloc_failures),
+    TEST(test_session_alloc_failures),
     TEST(test_pcap_header),
     TEST(test_pcap_record),
     TEST(test_pcap_file),
