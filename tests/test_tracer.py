@@ -386,3 +386,53 @@ def test_text_format_works_unlike_pcapkit(tmp_path):
     tcp = TCP(str(tmp_path / 'ours'), 'text')
     tcp.trace(packet(1, '1.1.1.1', 1, '2.2.2.2', 2, timestamp=1.0))
     assert tcp.submit()[0].fpout.endswith('/1.1.1.1_1-2.2.2.2_2-1.0.txt')
+
+
+def test_one_tracer_shared_by_threads(tmp_path):
+    """Threads share one tracer whose dumper creation lets go of the GIL:
+    every packet is counted once, each key has one flow (run in a child
+    with a timeout, so a deadlock fails instead of hanging)."""
+    import subprocess
+    import textwrap
+    code = textwrap.dedent(f"""
+        import ipaddress, threading, time
+        from pcapkit_tcpflow import TCP
+
+        class Slow(TCP):
+            def _open_flow(self, label, protocol):
+                time.sleep(0.001)   # other threads run meanwhile
+                return super()._open_flow(label, protocol)
+
+        tcp = Slow({str(tmp_path)!r}, 'none')
+        dst = ipaddress.ip_address('10.0.0.1')
+        srcs = [ipaddress.ip_address(f'10.1.0.{{i}}') for i in range(20)]
+
+        def work(t):
+            for n in range(2000):
+                tcp.trace(dict(protocol=1, index=t * 10000 + n, frame=None, syn=False,
+                               fin=False, src=srcs[n % 20], dst=dst, srcport=1, dstport=2,
+                               timestamp=1.0))
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads: th.start()
+        for th in threads: th.join()
+        flows = tcp.submit()
+        print(len(flows), sum(len(f.index) for f in flows),
+              len({{f.label for f in flows}}))
+    """)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ['20', '8000', '20']
+
+
+def test_trace_from_own_dumper_is_refused(tmp_path):
+    class Reentrant(TCP):
+        def _open_flow(self, label, protocol):
+            return self.trace(packet(99, '9.9.9.9', 9, '8.8.8.8', 8))
+
+    tcp = Reentrant(str(tmp_path), 'pcap')
+    with pytest.raises(RuntimeError, match='again'):
+        tcp.trace(packet(1, '1.1.1.1', 1, '2.2.2.2', 2))
+    assert tcp.submit() == ()
+    # the tracer is usable afterwards
+    TCP(str(tmp_path), 'pcap').trace(packet(2, '1.1.1.1', 1, '2.2.2.2', 2))

@@ -5,11 +5,13 @@
  * self._open_flow(label, protocol) for its dumper; a FIN calls
  * self._close_flow(label, frames).
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 
 #include <string.h>
+#include <time.h>
 
 #include "binding.h"
 
@@ -26,6 +28,10 @@ typedef struct {
      * or may not (slow), remembered from the last check. */
     PyTypeObject *fast_type;
     PyTypeObject *slow_type;
+    /* Thread inside trace(), 0 when none.  trace() holds the GIL except
+     * while it calls back into Python (_open_flow, _close_flow); another
+     * thread arriving then waits, so each trace() is atomic. */
+    unsigned long owner;
 } TracerObject;
 
 /* A packet being read: the object, and a dict its fields can be looked up
@@ -581,6 +587,26 @@ done:
     return rc;
 }
 
+/* Takes the tracer for this thread (see TracerObject.owner). */
+static int enter(TracerObject *self)
+{
+    unsigned long me = PyThread_get_thread_ident();
+
+    if (self->owner == me) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "trace() called again from its own dumper or callback");
+        return -1;
+    }
+    while (self->owner != 0) {
+        Py_BEGIN_ALLOW_THREADS
+        struct timespec pause = {0, 20000};
+        nanosleep(&pause, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    self->owner = me;
+    return 0;
+}
+
 PyDoc_STRVAR(Tracer_trace_doc,
 "trace(packet, *, output=False)\n--\n\n"
 "Trace one packet; return its flow's label, or with output=True the flow's dumper.");
@@ -621,6 +647,8 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
         PyErr_SetString(PyExc_RuntimeError, "tracer is not initialised");
         return NULL;
     }
+    if (enter(self) < 0)
+        return NULL;
 
     if (view_packet(self, pkt, &view) < 0)
         return NULL;
@@ -685,6 +713,7 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
     }
     result = ret;
 done:
+    self->owner = 0;
     Py_XDECREF(view.dict);
     Py_XDECREF(src);
     Py_XDECREF(dst);
