@@ -264,3 +264,18 @@ def test_absurd_pcapng_block_length_stops_with_a_warning(tmp_path):
     with pytest.warns(pcapkit_tcpflow.TruncatedCaptureWarning, match='corrupt'):
         result = run(path, tmp_path / 'out')
     assert result.length == 0
+
+
+def test_existing_files_in_the_output_folder(tmp_path):
+    """A file already named like a flow is replaced, as pcapkit replaces it;
+    other files are left alone."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    name = '192.0.2.10_49152-198.51.100.7_80-1700000000.0.pcap'
+    (out / name).write_bytes(b'old content' * 1000)
+    (out / 'notes.txt').write_text('keep me')
+    result = run(SAMPLE, out)
+    _, records = read_flow_file(str(out / name))
+    flow = next(f for f in result.trace.tcp if f.fpout.endswith(name))
+    assert len(records) == len(flow.index)
+    assert (out / 'notes.txt').read_text() == 'keep me'
