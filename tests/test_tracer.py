@@ -436,3 +436,15 @@ def test_trace_from_own_dumper_is_refused(tmp_path):
     assert tcp.submit() == ()
     # the tracer is usable afterwards
     TCP(str(tmp_path), 'pcap').trace(packet(2, '1.1.1.1', 1, '2.2.2.2', 2))
+
+
+def test_frame_numbers_beyond_32_bits(tmp_path):
+    """Frame numbers are 64-bit in the core: a capture of more than 2**32
+    frames, simulated by its numbers."""
+    tcp = TCP(str(tmp_path), 'none')
+    big = [2**32 - 1, 2**32, 2**40 + 7, 2**64 - 1]
+    for n in big:
+        tcp.trace(packet(n, '1.1.1.1', 1, '2.2.2.2', 2, timestamp=1.0))
+    assert tcp.submit()[0].index == tuple(big)
+    with pytest.raises(ValueError, match='index'):
+        tcp.trace(packet(2**64, '1.1.1.1', 1, '2.2.2.2', 2))
