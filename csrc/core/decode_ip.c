@@ -17,6 +17,8 @@
  * with a Hop-by-Hop header is a jumbogram (RFC 2675): the payload is what
  * was captured.
  */
+#include <string.h>
+
 #include "decode.h"
 
 #define MAX_TUNNEL_DEPTH 4
@@ -28,6 +30,18 @@ enum { PROTO_HOPOPT = 0, PROTO_IPIP = 4, PROTO_TCP = 6, PROTO_IPV6 = 41, PROTO_R
 static size_t min_size(size_t a, size_t b)
 {
     return a < b ? a : b;
+}
+
+/* The flow's addresses are the outermost IP header's: the first one wins. */
+static void set_addresses(tf_decode_ctx *ctx, uint8_t family, const uint8_t *src,
+                          const uint8_t *dst, size_t n)
+{
+    if (ctx->have_ip)
+        return;
+    ctx->out->key.src_family = ctx->out->key.dst_family = family;
+    memcpy(ctx->out->key.src, src, n);
+    memcpy(ctx->out->key.dst, dst, n);
+    ctx->have_ip = 1;
 }
 
 static int dispatch(tf_decode_ctx *ctx, uint8_t proto, const uint8_t *p, size_t len)
@@ -72,15 +86,7 @@ int tf_decode_ipv4(tf_decode_ctx *ctx, const uint8_t *p, size_t len)
     if ((frag & 0x1fff) != 0) /* a later fragment: no TCP header here */
         return 0;
     plen = total >= hlen ? min_size(total - hlen, len - hlen) : len - hlen;
-    if (!ctx->have_ip) {
-        tf_decoded *o = ctx->out;
-        o->key.src_family = o->key.dst_family = TF_FAMILY_IPV4;
-        for (size_t i = 0; i < 4; i++) {
-            o->key.src[i] = p[12 + i];
-            o->key.dst[i] = p[16 + i];
-        }
-        ctx->have_ip = 1;
-    }
+    set_addresses(ctx, TF_FAMILY_IPV4, p + 12, p + 16, 4);
     ctx->depth++;
     return dispatch(ctx, proto, p + hlen, plen);
 }
@@ -97,15 +103,7 @@ int tf_decode_ipv6(tf_decode_ctx *ctx, const uint8_t *p, size_t len)
         return 0;
     if (paylen == 0 && next != PROTO_HOPOPT) /* no length and no jumbo option */
         return 0;
-    if (!ctx->have_ip) {
-        tf_decoded *o = ctx->out;
-        o->key.src_family = o->key.dst_family = TF_FAMILY_IPV6;
-        for (size_t i = 0; i < 16; i++) {
-            o->key.src[i] = p[8 + i];
-            o->key.dst[i] = p[24 + i];
-        }
-        ctx->have_ip = 1;
-    }
+    set_addresses(ctx, TF_FAMILY_IPV6, p + 8, p + 24, 16);
     ctx->depth++;
     p += 40;
     avail = paylen == 0 ? len - 40 : min_size(paylen, len - 40);
