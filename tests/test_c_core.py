@@ -130,6 +130,8 @@ def test_replay_corpus_under_sanitizers(corpus, tmp_path):
     assert result.returncode == 0, result.stdout
     captures = sorted(str(p) for d in ('real', 'synthetic', 'malformed')
                       for p in (corpus / d).iterdir())
+    captures += sorted(str(p) for p in (ROOT / 'tests' / 'regressions').iterdir()
+                       if p.name != 'README')
     out_dir = tmp_path / 'out'
     out_dir.mkdir()
     env = dict(os.environ, ASAN_OPTIONS='detect_leaks=1:abort_on_error=0',

@@ -279,3 +279,18 @@ def test_existing_files_in_the_output_folder(tmp_path):
     flow = next(f for f in result.trace.tcp if f.fpout.endswith(name))
     assert len(records) == len(flow.index)
     assert (out / 'notes.txt').read_text() == 'keep me'
+
+
+@pytest.mark.parametrize('name', sorted(n for n in os.listdir(
+    os.path.join(ROOT, 'tests', 'regressions')) if n != 'README'))
+def test_regression_inputs(tmp_path, name):
+    """Inputs the fuzzers found: a result or a clear error, never a crash."""
+    path = os.path.join(ROOT, 'tests', 'regressions', name)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try:
+            result = run(path, tmp_path / 'out')
+        except pcapkit_tcpflow.FormatError:
+            return
+    for flow in result.trace.tcp:
+        read_flow_file(flow.fpout)

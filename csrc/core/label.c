@@ -251,7 +251,7 @@ size_t tf_time_repr(int64_t sec, uint32_t nsec, const char *digits, char out[TF_
     }
     if (sec < 0 && (nsec != 0 || digits != NULL)) {
         /* sec + f = -((-sec - 1) + (1 - f)); digits are not kept here */
-        snprintf(exact, sizeof(exact), "-%lld.%09u", (long long)(-sec - 1),
+        snprintf(exact, sizeof(exact), "-%lld.%09u", (long long)-(sec + 1),
                  (unsigned)(1000000000u - nsec));
     } else if (digits != NULL) {
         snprintf(exact, sizeof(exact), "%lld.%.100s", (long long)sec, digits);

@@ -232,7 +232,11 @@ static void set_time(tf_pcapng *r, const iface *f, uint64_t ts, tf_record *rec)
             }
         }
     }
-    rec->ts_sec = (int64_t)sec + f->offset;
+    {
+        /* saturate: an absurd if_tsoffset must not overflow */
+        __int128 t = (__int128)sec + f->offset;
+        rec->ts_sec = t > INT64_MAX ? INT64_MAX : t < INT64_MIN ? INT64_MIN : (int64_t)t;
+    }
 }
 
 tf_status tf_pcapng_next(tf_pcapng *r, tf_record *rec, char *errbuf)
