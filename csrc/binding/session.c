@@ -3,8 +3,9 @@
  *
  *   Session(path, offset, out_dir, ext, big_endian, nanosecond,
  *           max_open_files, pcapkit_link_types_only, seed, ipv4_mapped_dotted=False,
- *           fail_alloc_at=0)
- *   (fail_alloc_at: tests make the core's Nth allocation fail)
+ *           fail_alloc_at=0, frames_before=0)
+ *   (fail_alloc_at: tests make the core's Nth allocation fail;
+ *    frames_before: tests number the first record frames_before + 1)
  *   (ipv4_mapped_dotted: this Python prints ::ffff:1.2.3.4, as 3.13 does)
  *   step(n) -> 0 (more to read), 1 (end), or str (damaged file: message)
  *   finish() closes the output files; flows() lists (label, frames) in
@@ -61,14 +62,14 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
 {
     static char *kwlist[] = {"path", "offset", "out_dir", "ext", "big_endian", "nanosecond",
                              "max_open_files", "pcapkit_link_types_only", "seed",
-                             "ipv4_mapped_dotted", "fail_alloc_at", NULL};
+                             "ipv4_mapped_dotted", "fail_alloc_at", "frames_before", NULL};
     core_state *st = tfpy_state_of_type(type);
     PyObject *path = NULL, *pathobj, *outobj, *out = NULL;
     const char *ext = NULL;
     long long offset = 0;
     int big = 0, nsec = 0, strict = 0, mapped = 0;
     unsigned int max_open = 64;
-    unsigned long long seed = 0, fail_at = 0;
+    unsigned long long seed = 0, fail_at = 0, frames_before = 0;
     tf_session_options opt;
     tf_reader *reader = NULL;
     SessionObject *self = NULL;
@@ -78,9 +79,9 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
 
     if (st == NULL)
         return NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLOzppIpK|pK", kwlist, &pathobj, &offset,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLOzppIpK|pKK", kwlist, &pathobj, &offset,
                                      &outobj, &ext, &big, &nsec, &max_open, &strict, &seed,
-                                     &mapped, &fail_at))
+                                     &mapped, &fail_at, &frames_before))
         return NULL;
     if (!PyUnicode_FSConverter(pathobj, &path))
         return NULL;
@@ -95,6 +96,7 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     opt.max_open_files = max_open ? max_open : 1;
     opt.decode.pcapkit_link_types_only = strict;
     opt.style.ipv4_mapped_dotted = mapped;
+    opt.frames_before = frames_before;
 
     self = (SessionObject *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -107,7 +109,7 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
 
     Py_BEGIN_ALLOW_THREADS
     fp = fopen(PyBytes_AS_STRING(path), "rb");
-    if (fp != NULL && offset > 0 && fseek(fp, (long)offset, SEEK_SET) != 0) {
+    if (fp != NULL && offset > 0 && fseeko(fp, (off_t)offset, SEEK_SET) != 0) {
         fclose(fp);
         fp = NULL;
     }

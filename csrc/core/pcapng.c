@@ -13,6 +13,8 @@
  * The fraction is given to the caller in nanoseconds (truncated) and, when
  * that is not exact, as its exact decimal digits for the label.
  */
+#define _POSIX_C_SOURCE 200809L /* fseeko, ftello */
+#define _FILE_OFFSET_BITS 64
 #include <stdlib.h>
 #include <string.h>
 
@@ -319,7 +321,7 @@ tf_status tf_pcapng_open(FILE *fp, const tf_allocator *alloc, tf_pcapng **out,
                          tf_capture_info *info, char *errbuf)
 {
     tf_pcapng *r;
-    long start = ftell(fp);
+    off_t start = ftello(fp);
     uint32_t type, len;
     tf_status st;
 
@@ -359,7 +361,7 @@ tf_status tf_pcapng_open(FILE *fp, const tf_allocator *alloc, tf_pcapng **out,
             break;
         }
     }
-    if (start < 0 || fseek(fp, start, SEEK_SET) != 0) {
+    if (start < 0 || fseeko(fp, start, SEEK_SET) != 0) {
         snprintf(errbuf, TF_ERRBUF_SIZE, "the capture must be a seekable file");
         tf_pcapng_close(r);
         return TF_ERR_IO;

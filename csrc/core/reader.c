@@ -10,6 +10,7 @@
  * pcapng files are read by pcapng.c (libpcap refuses many real ones).
  */
 #define _DEFAULT_SOURCE /* libpcap's headers use u_int and friends */
+#define _FILE_OFFSET_BITS 64 /* captures larger than 2 GiB on 32-bit systems */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,7 +70,7 @@ tf_status tf_reader_open(void *fpv, const tf_allocator *alloc, tf_reader **out, 
     tf_reader *r;
     uint8_t head[24];
     size_t n;
-    long start;
+    off_t start;
     char pcap_err[PCAP_ERRBUF_SIZE];
 
     *out = NULL;
@@ -83,7 +84,7 @@ tf_status tf_reader_open(void *fpv, const tf_allocator *alloc, tf_reader **out, 
     r->alloc = alloc;
     r->fp = fp;
 
-    start = ftell(fp);
+    start = ftello(fp);
     n = fread(head, 1, sizeof(head), fp);
     if (ferror(fp)) {
         snprintf(errbuf, TF_ERRBUF_SIZE, "cannot read the capture: %s", strerror(errno));
@@ -95,7 +96,7 @@ tf_status tf_reader_open(void *fpv, const tf_allocator *alloc, tf_reader **out, 
         tf_reader_close(r);
         return TF_ERR_FORMAT;
     }
-    if (start < 0 || fseek(fp, start, SEEK_SET) != 0) {
+    if (start < 0 || fseeko(fp, start, SEEK_SET) != 0) {
         snprintf(errbuf, TF_ERRBUF_SIZE, "the capture must be a seekable file");
         tf_reader_close(r);
         return TF_ERR_IO;
@@ -180,7 +181,7 @@ uint64_t tf_reader_offset(const tf_reader *r)
 
     if (r->pcapng != NULL)
         fp = r->fp;
-    long off = fp ? ftell(fp) : -1;
+    off_t off = fp ? ftello(fp) : -1;
 
     return off < 0 ? 0 : (uint64_t)off;
 }

@@ -89,6 +89,7 @@ tf_status tf_session_new(tf_reader *reader, const tf_session_options *opt, const
     s->alloc = alloc;
     s->opt = *opt;
     s->reader = reader;
+    s->frames = opt->frames_before;
     if (opt->out_dir != NULL) {
         s->dir = dupstr(alloc, opt->out_dir);
         s->ext = dupstr(alloc, opt->ext ? opt->ext : "");

@@ -277,6 +277,7 @@ typedef struct tf_session_options {
     uint32_t max_open_files;   /* output files kept open at once (>= 1) */
     tf_label_style style;
     tf_decode_options decode;
+    uint64_t frames_before;    /* the first record is frame frames_before + 1 */
 } tf_session_options;
 
 /* Takes ownership of reader (freed with the session, or on failure). */
