@@ -1,17 +1,18 @@
 """Command line: trace the TCP flows of a capture and print them as a table.
 
     python -m pcapkit_tcpflow CAPTURE [-o DIR] [-f FORMAT] [--byteorder {little,big}]
-                                      [--nanosecond] [--pcapkit-link-types-only]
+                                      [--nanosecond] [--progress] [--pcapkit-link-types-only]
 """
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
+
+from pcapkit_tcpflow.analysis import utc_text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,24 +30,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="byte order of pcap flow files (default: this machine's)")
     parser.add_argument('--nanosecond', action='store_true',
                         help='write nanosecond-resolution pcap flow files')
+    parser.add_argument('--progress', action='store_true',
+                        help='show a progress bar driven by the bytes read (needs tqdm)')
     parser.add_argument('--pcapkit-link-types-only', action='store_true',
                         help='decode only the link types pcapkit decodes (Ethernet, raw IPv4/IPv6)')
     return parser
 
 
-def _time(sec_nsec: tuple[int, int]) -> str:
-    sec, nsec = sec_nsec
-    try:
-        when = datetime.datetime.fromtimestamp(sec, datetime.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return f'{sec}.{nsec:09d}'
-    return when.strftime('%Y-%m-%d %H:%M:%S') + f'.{nsec // 1000:06d}'
-
-
 def _table(extraction: Any, show_files: bool) -> str:
     rows = [('label', 'packets', 'first (UTC)', 'last (UTC)', 'state', 'file')]
     for flow, summary in zip(extraction.trace.tcp, extraction.summaries):
-        rows.append((flow.label, str(len(flow.index)), _time(summary.first), _time(summary.last),
+        rows.append((flow.label, str(len(flow.index)), utc_text(summary.first),
+                     utc_text(summary.last),
                      'closed' if summary.closed else 'open',
                      (flow.fpout or '-') if show_files else '-'))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -69,13 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter('always')
             if args.output is None:
                 extraction = _run_native(args.capture, None, None, args.byteorder == 'big',
-                                         args.nanosecond, None, args.pcapkit_link_types_only)
+                                         args.nanosecond, None, args.pcapkit_link_types_only,
+                                         progress=args.progress)
             else:
                 extraction = extract(args.capture, nofile=True, trace=True, tcp=True,
                                      trace_fout=args.output, trace_format=args.format,
                                      trace_byteorder=args.byteorder,
                                      trace_nanosecond=args.nanosecond,
-                                     pcapkit_link_types_only=args.pcapkit_link_types_only)
+                                     pcapkit_link_types_only=args.pcapkit_link_types_only,
+                                     progress=args.progress)
     except (FormatError, OSError, ImportError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 1

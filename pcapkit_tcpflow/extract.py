@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from typing import IO, Any, NamedTuple
 
 from pcapkit_tcpflow import _compat, _core
+from pcapkit_tcpflow._progress import Progress
 from pcapkit_tcpflow.dumpers import PCAPDumper
 from pcapkit_tcpflow.tcp import TCP
 
-__all__ = ['extract', 'Extraction', 'TraceFlowData', 'TruncatedCaptureWarning', 'FormatError',
-           'NATIVE_FORMATS']
+__all__ = ['extract', 'Extraction', 'FlowStats', 'TraceFlowData', 'TruncatedCaptureWarning',
+           'FormatError', 'NATIVE_FORMATS']
 
 #: Raised when the input is not a readable pcap/pcapng capture.
 FormatError = _core.FormatError
@@ -36,12 +37,52 @@ class TruncatedCaptureWarning(UserWarning):
     the records before the damage are returned."""
 
 
-class FlowSummary(NamedTuple):
-    """What the C core noted about a flow besides its Index."""
+class FlowStats(NamedTuple):
+    """What the C core counted of a flow while tracing it (same pass).
+
+    Times are ``(seconds, nanoseconds)`` since the epoch, UTC; ``src`` and
+    ``dst`` are :mod:`ipaddress` objects made from the packed addresses on
+    first use.
+    """
 
     closed: bool
+    """Closed by a FIN (otherwise still open at the end of the capture)."""
     first: tuple[int, int]
+    """Time of the first packet."""
     last: tuple[int, int]
+    """Time of the last packet."""
+    wire_bytes: int = 0
+    """Sum of the packets' original (on the wire) lengths."""
+    captured_bytes: int = 0
+    """Sum of the packets' captured lengths."""
+    syn: int = 0
+    """Packets with SYN set."""
+    fin: int = 0
+    """Packets with FIN set."""
+    rst: int = 0
+    """Packets with RST set."""
+    src_packed: bytes = b''
+    """Source address, packed (4 or 16 bytes)."""
+    srcport: int = 0
+    """Source port."""
+    dst_packed: bytes = b''
+    """Destination address, packed (4 or 16 bytes)."""
+    dstport: int = 0
+    """Destination port."""
+
+    @property
+    def src(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        """Source address."""
+        return ipaddress.ip_address(self.src_packed)
+
+    @property
+    def dst(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        """Destination address."""
+        return ipaddress.ip_address(self.dst_packed)
+
+
+#: Former name of :class:`FlowStats`.
+FlowSummary = FlowStats
 
 
 class TraceFlowData:
@@ -110,10 +151,30 @@ class Extraction:
         return self._truncated
 
     @property
-    def summaries(self) -> tuple[FlowSummary, ...]:
-        """Per flow, in ``trace.tcp`` order: closed by FIN, first and last
-        packet times as (seconds, nanoseconds)."""
+    def stats(self) -> tuple[FlowStats, ...]:
+        """Per flow, in ``trace.tcp`` order, what the C core counted while
+        tracing: closed by FIN, first and last packet times, bytes, SYN/FIN/RST
+        counts, addresses and ports (:class:`FlowStats`)."""
         return self._summaries
+
+    #: Former name of :attr:`stats`.
+    summaries = stats
+
+    def to_pandas(self) -> Any:
+        """The flows as a :class:`pandas.DataFrame`, one row per flow (see
+        :mod:`pcapkit_tcpflow.analysis` for the columns)."""
+        from pcapkit_tcpflow.analysis import to_pandas
+        return to_pandas(self)
+
+    def to_arrow(self) -> Any:
+        """The flows as a :class:`pyarrow.Table` (same columns as
+        :meth:`to_pandas`; addresses as text)."""
+        from pcapkit_tcpflow.analysis import to_arrow
+        return to_arrow(self)
+
+    def _repr_html_(self) -> str:
+        from pcapkit_tcpflow.analysis import extraction_html
+        return extraction_html(self)
 
     @property
     def frame(self) -> tuple[Any, ...]:
@@ -190,7 +251,8 @@ def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format:
             ip: bool = False, ipv4: bool = False, ipv6: bool = False, tcp: bool = False,
             buffer_size: int = io.DEFAULT_BUFFER_SIZE, buffer_save: bool = False,
             buffer_path: str | None = None, no_eof: bool = False, *,
-            max_open_files: int | None = None, pcapkit_link_types_only: bool = False) -> Any:
+            max_open_files: int | None = None, pcapkit_link_types_only: bool = False,
+            progress: bool | None = None, flow_files: bool = True) -> Any:
     """Trace the TCP flows of a capture, as ``pcapkit.extract()`` does.
 
     Same signature and defaults as ``pcapkit.extract``.  With ``trace=True,
@@ -202,7 +264,11 @@ def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format:
     Extra keyword-only options: ``max_open_files`` (flow files kept open at
     once; default: a quarter of the process's descriptor limit, at most
     256), ``pcapkit_link_types_only`` (decode only the link types pcapkit
-    decodes: Ethernet, raw IPv4 and IPv6).
+    decodes: Ethernet, raw IPv4 and IPv6), ``progress`` (a progress bar
+    driven by the bytes read, needs tqdm: ``None`` shows one in interactive
+    sessions once the work takes half a second, ``True`` always, ``False``
+    never; native path only), ``flow_files`` (``False``: write no flow
+    files, ``Index.fpout`` is None; native path only).
     """
     options = dict(fin=fin, fout=fout, format=format, auto=auto, extension=extension, store=store,
                    files=files, nofile=nofile, verbose=verbose, engine=engine, layer=layer,
@@ -214,6 +280,15 @@ def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format:
                    no_eof=no_eof)
     reasons = _native_reasons(options)
     native_output = True
+    if not flow_files:
+        if reasons:
+            raise ValueError('flow_files=False needs the native path (trace=True, tcp=True, '
+                             f'nofile=True); not with {", ".join(reasons)}')
+        if trace_fout is not None or trace_format is not None:
+            raise ValueError('flow_files=False writes no files: trace_fout and trace_format '
+                             'must be None')
+        return _run_native(fin, None, None, trace_byteorder == 'big', bool(trace_nanosecond),
+                           max_open_files, pcapkit_link_types_only, progress=progress)
     if not reasons:
         if trace_byteorder not in ('little', 'big'):
             raise ValueError(f"trace_byteorder must be 'little' or 'big', not {trace_byteorder!r}")
@@ -223,7 +298,7 @@ def extract(fin: str | IO[bytes] | None = None, fout: str | None = None, format:
     if reasons:
         return _with_pcapkit(options, reasons)
     return _run_native(fin, out_dir, ext, trace_byteorder == 'big', bool(trace_nanosecond),
-                       max_open_files, pcapkit_link_types_only)
+                       max_open_files, pcapkit_link_types_only, progress=progress)
 
 
 def _with_pcapkit(options: dict[str, Any], reasons: Iterable[str]) -> Any:
@@ -258,7 +333,8 @@ def _default_open_files() -> int:
 
 def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec: bool,
                 max_open_files: int | None, link_types_only: bool,
-                callbacks: Iterable[Any] | None = None) -> Extraction:
+                callbacks: Iterable[Any] | None = None,
+                progress: bool | None = False) -> Extraction:
     if max_open_files is None:
         max_open_files = _default_open_files()
     path, offset, temporary = _input_path(fin)
@@ -268,9 +344,11 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
                                 int.from_bytes(os.urandom(8), 'little'), _MAPPED_DOTTED)
         truncated = None
         failure: OSError | None = None
+        bar = Progress(progress, os.path.getsize(path), os.path.basename(path))
         try:
             while True:
                 status = session.step(STEP)
+                bar.update(session.offset)
                 if status == 1:
                     break
                 if isinstance(status, str):
@@ -279,6 +357,7 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
         except OSError as error:  # a flow file could not be written
             failure = error
         finally:
+            bar.close(None if failure else session.offset)
             try:
                 session.finish()
             except OSError as error:
@@ -303,11 +382,12 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of new records: no collection is due
     try:
-        for label, frames, is_closed, sec0, nsec0, sec1, nsec1 in session.flows():
+        for (label, frames, is_closed, sec0, nsec0, sec1, nsec1,
+             *counts) in session.flows():
             index = make_index(f'{out_dir}/{label}{ext}' if ext is not None else None, frames,
                                label)
             flows.append(index)
-            summaries.append(FlowSummary(is_closed, (sec0, nsec0), (sec1, nsec1)))
+            summaries.append(FlowStats(is_closed, (sec0, nsec0), (sec1, nsec1), *counts))
             if is_closed:
                 closed.append(index)
     finally:

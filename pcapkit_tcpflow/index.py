@@ -71,6 +71,10 @@ class Index(_Record):
     def __init__(self, *, fpout: str | None, index: tuple[int, ...], label: str) -> None:
         super().__init__(fpout=fpout, index=index, label=label)
 
+    def _repr_html_(self) -> str:
+        from pcapkit_tcpflow.analysis import index_html
+        return index_html(self)
+
 
 class Buffer(_Record):
     """An open flow: its dumper, frame numbers so far and label."""

@@ -27,8 +27,9 @@ SAMPLE = os.path.join(os.path.dirname(__file__), '..', 'examples', 'sample.pcap'
 
 
 def _trace(path, **options):
-    return extract(fin=str(path), nofile=True, store=False, trace=True, tcp=True,
-                   trace_format='pcap', **options)
+    if 'trace_fout' not in options:
+        options['flow_files'] = False
+    return extract(fin=str(path), nofile=True, store=False, trace=True, tcp=True, **options)
 
 
 def _flows(result):

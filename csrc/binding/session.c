@@ -8,8 +8,11 @@
  *    frames_before: tests number the first record frames_before + 1)
  *   (ipv4_mapped_dotted: this Python prints ::ffff:1.2.3.4, as 3.13 does)
  *   step(n) -> 0 (more to read), 1 (end), or str (damaged file: message)
- *   finish() closes the output files; flows() lists (label, frames) in
- *   pcapkit's order; frames, traced, info.
+ *   finish() closes the output files; flows() lists, in pcapkit's order,
+ *   (label, frames, closed, first_sec, first_nsec, last_sec, last_nsec,
+ *    wire_bytes, captured_bytes, syn, fin, rst, src, srcport, dst, dstport)
+ *   with src/dst packed addresses (4 or 16 bytes); frames, traced, info,
+ *   offset (bytes of the file read so far).
  *
  * step() runs the C loop with the GIL released; the caller steps in chunks
  * and checks for signals between them.  A session is used by one thread at
@@ -240,7 +243,7 @@ static PyObject *Session_finish(SessionObject *self, PyObject *Py_UNUSED(ignored
 static PyObject *flow_item(const tf_session *s, tf_flow_id id)
 {
     tf_flow_info info;
-    tf_flow_times times;
+    tf_flow_stats fs;
     PyObject *frames, *label, *item;
     uint64_t i;
 
@@ -261,10 +264,17 @@ static PyObject *flow_item(const tf_session *s, tf_flow_id id)
         Py_DECREF(frames);
         return NULL;
     }
-    tf_session_times(s, id, &times);
-    item = Py_BuildValue("(NNOLILI)", label, frames, info.open ? Py_False : Py_True,
-                         (long long)times.first_sec, (unsigned int)times.first_nsec,
-                         (long long)times.last_sec, (unsigned int)times.last_nsec);
+    tf_session_stats(s, id, &fs);
+    item = Py_BuildValue("(NNOLILIKKIIIy#Hy#H)", label, frames, info.open ? Py_False : Py_True,
+                         (long long)fs.first_sec, (unsigned int)fs.first_nsec,
+                         (long long)fs.last_sec, (unsigned int)fs.last_nsec,
+                         (unsigned long long)fs.wire_bytes,
+                         (unsigned long long)fs.captured_bytes, (unsigned int)fs.syn,
+                         (unsigned int)fs.fin, (unsigned int)fs.rst, (const char *)info.key->src,
+                         (Py_ssize_t)(info.key->src_family == TF_FAMILY_IPV4 ? 4 : 16),
+                         (unsigned short)info.key->src_port, (const char *)info.key->dst,
+                         (Py_ssize_t)(info.key->dst_family == TF_FAMILY_IPV4 ? 4 : 16),
+                         (unsigned short)info.key->dst_port);
     return item;
 }
 

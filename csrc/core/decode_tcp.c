@@ -25,6 +25,6 @@ int tf_decode_tcp(tf_decode_ctx *ctx, const uint8_t *p, size_t len)
     ctx->out->flags = 0;
     if (len >= 14)
         ctx->out->flags = p[13];
-    ctx->out->fin = ctx->out->flags & 0x01;
+    ctx->out->fin = ctx->out->flags & TF_TCP_FIN;
     return 1;
 }

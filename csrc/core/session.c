@@ -36,7 +36,7 @@ typedef struct flow_extra {
     uint32_t linktype;
     int32_t slot;      /* open-file slot, or -1 */
     uint8_t created;   /* the file exists (header written) */
-    tf_flow_times times;
+    tf_flow_stats stats;
 } flow_extra;
 
 typedef struct open_file {
@@ -364,16 +364,24 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
         s->extra[id].label = copy;
         s->extra[id].linktype = rec->linktype;
         s->extra[id].slot = -1;
-        s->extra[id].times.first_sec = rec->ts_sec;
-        s->extra[id].times.first_nsec = rec->ts_nsec;
+        s->extra[id].stats.first_sec = rec->ts_sec;
+        s->extra[id].stats.first_nsec = rec->ts_nsec;
         tf_flowtable_append(s->flows, id, s->frames);
     } else {
         st = tf_flowtable_append(s->flows, id, s->frames);
         if (st != TF_OK)
             return st;
     }
-    s->extra[id].times.last_sec = rec->ts_sec;
-    s->extra[id].times.last_nsec = rec->ts_nsec;
+    {
+        tf_flow_stats *fs = &s->extra[id].stats;
+        fs->last_sec = rec->ts_sec;
+        fs->last_nsec = rec->ts_nsec;
+        fs->wire_bytes += rec->origlen;
+        fs->captured_bytes += rec->caplen;
+        fs->syn += (d.flags & TF_TCP_SYN) != 0;
+        fs->fin += (d.flags & TF_TCP_FIN) != 0;
+        fs->rst += (d.flags & TF_TCP_RST) != 0;
+    }
     if (s->dir != NULL) {
         st = write_record(s, id, rec, errbuf);
         if (st != TF_OK)
@@ -458,9 +466,9 @@ const char *tf_session_label(const tf_session *s, tf_flow_id id)
     return s->extra[id].label;
 }
 
-void tf_session_times(const tf_session *s, tf_flow_id id, tf_flow_times *times)
+void tf_session_stats(const tf_session *s, tf_flow_id id, tf_flow_stats *stats)
 {
-    *times = s->extra[id].times;
+    *stats = s->extra[id].stats;
 }
 
 const tf_reader *tf_session_reader(const tf_session *s)

@@ -244,6 +244,11 @@ typedef struct tf_decode_options {
     int pcapkit_link_types_only; /* decode only Ethernet, 228, 229 (as pcapkit) */
 } tf_decode_options;
 
+/* TCP flag bits of tf_decoded.flags */
+#define TF_TCP_FIN 0x01u
+#define TF_TCP_SYN 0x02u
+#define TF_TCP_RST 0x04u
+
 typedef struct tf_decoded {
     tf_flow_key key;  /* outermost IP addresses, TCP ports */
     uint8_t flags;    /* TCP flags byte (0 when the header is cut before it) */
@@ -262,13 +267,16 @@ int tf_decode_frame(uint32_t linktype, const uint8_t *data, size_t caplen,
 
 typedef struct tf_session tf_session;
 
-/* Times of a flow's first and last packets. */
-typedef struct tf_flow_times {
-    int64_t first_sec;
+/* What a session counts of each flow as it traces it. */
+typedef struct tf_flow_stats {
+    int64_t first_sec;        /* time of the first and last packets */
     int64_t last_sec;
     uint32_t first_nsec;
     uint32_t last_nsec;
-} tf_flow_times;
+    uint64_t wire_bytes;      /* sum of the records' original lengths */
+    uint64_t captured_bytes;  /* sum of the records' captured lengths */
+    uint32_t syn, fin, rst;   /* packets with each flag set */
+} tf_flow_stats;
 
 typedef struct tf_session_options {
     const char *out_dir;       /* NULL: no output files */
@@ -295,7 +303,7 @@ uint64_t tf_session_traced(const tf_session *s);
 uint64_t tf_session_clamped(const tf_session *s);
 const tf_flowtable *tf_session_flowtable(const tf_session *s);
 const char *tf_session_label(const tf_session *s, tf_flow_id id);
-void tf_session_times(const tf_session *s, tf_flow_id id, tf_flow_times *times);
+void tf_session_stats(const tf_session *s, tf_flow_id id, tf_flow_stats *stats);
 const tf_reader *tf_session_reader(const tf_session *s);
 
 #ifdef __cplusplus
