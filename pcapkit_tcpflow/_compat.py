@@ -22,7 +22,7 @@ __all__ = [
 try:
     import dictdumper.dumper as _dictdumper_dumper
 except ImportError:  # pragma: no cover - exercised by the no-pcapkit subprocess test
-    _dictdumper_dumper = None  # type: ignore[assignment]
+    _dictdumper_dumper = None
 
 HAVE_DICTDUMPER = _dictdumper_dumper is not None
 
@@ -47,14 +47,16 @@ if HAVE_PCAPKIT:
         """Warn the way pcapkit does (its logger, then :func:`warnings.warn`)."""
         _pcapkit_warn(message, category)
 
-    def pcapkit_traceflow_bases() -> tuple[type, type]:
+    def pcapkit_traceflow_bases() -> tuple[type[_PKTraceFlow[Any, Any, Any, Any]],
+                                           type[_PKTraceFlowBase[Any, Any, Any, Any]]]:
         """pcapkit's ``TraceFlow`` ABC and ``TraceFlowBase`` class."""
         return _PKTraceFlow, _PKTraceFlowBase
 
 else:
-    from pcapkit_tcpflow.index import Buffer, Index  # noqa: F401
+    # typed as pcapkit's classes (above): these stand-ins have the same fields
+    from pcapkit_tcpflow.index import Buffer, Index  # type: ignore[assignment]  # noqa: F401
 
-    TCP_Protocol = None
+    TCP_Protocol = None  # type: ignore[assignment,misc]
 
     class ModuleDescriptor(NamedTuple):  # type: ignore[no-redef]
         """A class named by module and attribute, imported on first use."""
@@ -82,11 +84,11 @@ else:
     class RegistryError(TypeError):  # type: ignore[no-redef]
         """A registered object has the wrong type."""
 
-    def warn(message: str, category: type[Warning]) -> None:  # type: ignore[misc]
+    def warn(message: str, category: type[Warning]) -> None:
         """Issue a Python warning."""
         warnings.warn(message, category, stacklevel=4)
 
-    def make_dumper(output: type) -> type:  # type: ignore[misc]
+    def make_dumper(output: type[Any]) -> type[Any]:
         """Give a dictdumper class the conversions pcapkit's make_dumper adds."""
         import datetime
         import decimal
@@ -96,7 +98,7 @@ else:
         if _dictdumper_dumper is None or not issubclass(output, _dictdumper_dumper.Dumper):
             return output
 
-        class DictDumper(output):  # type: ignore[valid-type,misc]
+        class DictDumper(output):  # type: ignore[misc]
             def object_hook(self, o: Any) -> Any:
                 if isinstance(o, decimal.Decimal):
                     return str(o)
@@ -112,7 +114,8 @@ else:
 
         return DictDumper
 
-    def pcapkit_traceflow_bases() -> tuple[type, type]:  # type: ignore[misc]
+    def pcapkit_traceflow_bases() -> tuple[type[_PKTraceFlow[Any, Any, Any, Any]],
+                                           type[_PKTraceFlowBase[Any, Any, Any, Any]]]:
         raise ImportError('pcapkit is not installed (pip install pypcapkit)')
 
 

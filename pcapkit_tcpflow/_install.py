@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ['install', 'uninstall', 'is_installed', 'original_extract']
 
 _lock = threading.Lock()
 _MISSING = object()
+_ABSENT: Any = object()  # pcapkit had no 'tcp' tracer entry
 _saved_tracer: Any = _MISSING
 _saved_extract: Any = _MISSING
 _saved_run: Any = _MISSING
@@ -48,7 +50,7 @@ def original_extract() -> Any:
     return pcapkit.interface.core.extract
 
 
-def _accelerated(original: Any) -> Any:
+def _accelerated(original: Callable[..., Any]) -> Callable[..., Any]:
     from pcapkit_tcpflow.extract import extract
 
     @functools.wraps(original)
@@ -79,7 +81,7 @@ def _native_ready(ext: Any) -> bool:
         return False
 
 
-def _accelerated_run(original: Any) -> Any:
+def _accelerated_run(original: Callable[[Any], None]) -> Callable[[Any], None]:
     @functools.wraps(original)
     def run(self: Any) -> None:
         if not _native_ready(self):
@@ -116,7 +118,7 @@ def install() -> None:
     extractor = _extractor()
     with _lock:
         if _saved_tracer is _MISSING:
-            _saved_tracer = extractor.__traceflow__.get('tcp', _MISSING)
+            _saved_tracer = extractor.__traceflow__.get('tcp', _ABSENT)
         extractor.__traceflow__['tcp'] = TCP
         if _saved_run is _MISSING:
             _saved_run = extractor.run
@@ -142,9 +144,11 @@ def uninstall() -> None:
             if getattr(extractor.run, '__pcapkit_tcpflow__', False):
                 extractor.run = _saved_run
             _saved_run = _MISSING
-        if _saved_tracer is not _MISSING:
+        if _saved_tracer is _ABSENT:
+            extractor.__traceflow__.pop('tcp', None)
+        elif _saved_tracer is not _MISSING:
             extractor.__traceflow__['tcp'] = _saved_tracer
-            _saved_tracer = _MISSING
+        _saved_tracer = _MISSING
         if _saved_extract is not _MISSING:
             for module, name in _EXTRACT_HOMES:
                 mod = importlib.import_module(module)

@@ -92,8 +92,10 @@ def columns(extraction: Extraction) -> dict[str, list[Any]]:
 
 def to_pandas(extraction: Extraction) -> pandas.DataFrame:
     """The flows of an extraction as a :class:`pandas.DataFrame`."""
-    pd = _need('pandas', 'pandas')
+    _need('pandas', 'pandas')
     import ipaddress
+
+    import pandas as pd  # the module _need() imported, typed by pandas-stubs
 
     data = columns(extraction)
     cache: dict[bytes, Any] = {}

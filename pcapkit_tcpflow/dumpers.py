@@ -10,7 +10,7 @@ import collections
 import decimal
 import math
 import sys
-from typing import Any
+from typing import Any, cast
 
 from pcapkit_tcpflow import _compat, _core
 
@@ -39,7 +39,8 @@ def _linktype(protocol: Any) -> int:
     if isinstance(protocol, str) and _compat.HAVE_PCAPKIT:
         from pcapkit.const.reg.linktype import LinkType
         try:
-            return int(LinkType[protocol])
+            # aenum's IntEnum: mypy does not see its metaclass's __getitem__
+            return int(cast(Any, LinkType)[protocol])
         except KeyError:
             pass
     raise ValueError(f'unknown link type: {protocol!r}')
@@ -173,6 +174,7 @@ class NullDumper(_DumperBase):  # type: ignore[misc]
 
 _MD = _compat.ModuleDescriptor
 
+OUTPUT: collections.defaultdict[str, tuple[Any, str | None]]
 if _compat.HAVE_PCAPKIT:
     from pcapkit.foundation.traceflow.traceflow import TraceFlowBase as _PKBase
 

@@ -11,13 +11,21 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable
-from typing import IO, Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from pcapkit_tcpflow import _compat, _core
 from pcapkit_tcpflow._progress import Progress
 from pcapkit_tcpflow.dumpers import PCAPDumper
 from pcapkit_tcpflow.tcp import TCP
+
+if TYPE_CHECKING:
+    import pandas
+
+    from pcapkit_tcpflow._core import CaptureInfo
+
+    # (fpout, frame numbers, label) -> Index
+    _IndexFactory = Callable[[str | None, tuple[int, ...], str], Any]
 
 __all__ = ['extract', 'Extraction', 'FlowStats', 'TraceFlowData', 'TruncatedCaptureWarning',
            'FormatError', 'NATIVE_FORMATS']
@@ -103,7 +111,7 @@ class Extraction:
     fields).  ``frame`` (the dissected frames) needs pcapkit and is
     computed by it on first use."""
 
-    def __init__(self, fin: str, trace: Any, length: int, info: dict[str, Any],
+    def __init__(self, fin: str, trace: Any, length: int, info: CaptureInfo,
                  traced: int, truncated: str | None,
                  summaries: tuple[FlowSummary, ...] = ()) -> None:
         self._summaries = summaries
@@ -160,7 +168,7 @@ class Extraction:
     #: Former name of :attr:`stats`.
     summaries = stats
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pandas.DataFrame:
         """The flows as a :class:`pandas.DataFrame`, one row per flow (see
         :mod:`pcapkit_tcpflow.analysis` for the columns)."""
         from pcapkit_tcpflow.analysis import to_pandas
@@ -312,12 +320,16 @@ def _with_pcapkit(options: dict[str, Any], reasons: Iterable[str]) -> Any:
             'trace=True, tcp=True, nofile=True and a pcap (or no) output format; these '
             f'options need pcapkit: {", ".join(reasons)}. Install it: pip install pypcapkit'
         ) from error
-    saved = Extractor.__traceflow__.get('tcp')
-    Extractor.__traceflow__['tcp'] = TCP
+    traceflow = Extractor.__traceflow__
+    saved = traceflow.get('tcp')
+    traceflow['tcp'] = TCP  # type: ignore[assignment]  # a virtual TraceFlow subclass
     try:
         return original_extract()(**options)
     finally:
-        Extractor.__traceflow__['tcp'] = saved
+        if saved is None:  # there was no 'tcp' entry: leave none, not None
+            traceflow.pop('tcp', None)
+        else:
+            traceflow['tcp'] = saved
 
 
 def _default_open_files() -> int:
@@ -333,7 +345,7 @@ def _default_open_files() -> int:
 
 def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec: bool,
                 max_open_files: int | None, link_types_only: bool,
-                callbacks: Iterable[Any] | None = None,
+                callbacks: Iterable[Callable[[Any], object]] | None = None,
                 progress: bool | None = False) -> Extraction:
     if max_open_files is None:
         max_open_files = _default_open_files()
@@ -382,12 +394,14 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of new records: no collection is due
     try:
-        for (label, frames, is_closed, sec0, nsec0, sec1, nsec1,
-             *counts) in session.flows():
+        for (label, frames, is_closed, sec0, nsec0, sec1, nsec1, wire_bytes, captured_bytes,
+             syn, fin_count, rst, src, srcport, dst, dstport) in session.flows():
             index = make_index(f'{out_dir}/{label}{ext}' if ext is not None else None, frames,
                                label)
             flows.append(index)
-            summaries.append(FlowStats(is_closed, (sec0, nsec0), (sec1, nsec1), *counts))
+            summaries.append(FlowStats(is_closed, (sec0, nsec0), (sec1, nsec1), wire_bytes,
+                                       captured_bytes, syn, fin_count, rst, src, srcport, dst,
+                                       dstport))
             if is_closed:
                 closed.append(index)
     finally:
@@ -407,10 +421,10 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
     return result
 
 
-_FAST_INDEX: Any = None
+_FAST_INDEX: _IndexFactory | None = None
 
 
-def _index_factory() -> Any:
+def _index_factory() -> _IndexFactory:
     """A function (fpout, index, label) -> Index.
 
     pcapkit's Index is an ``Info`` whose constructor costs microseconds; its

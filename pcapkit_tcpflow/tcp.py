@@ -5,10 +5,13 @@ import abc
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pcapkit_tcpflow import _compat, _core
 from pcapkit_tcpflow.dumpers import OUTPUT, resolve_dumper
+
+if TYPE_CHECKING:
+    from collections import defaultdict
 
 __all__ = ['TCP', 'TraceFlowMeta']
 
@@ -47,7 +50,7 @@ class TCP(_core.Tracer, metaclass=TraceFlowMeta):
     #: Protocol class of the tracer.
     __protocol_type__: ClassVar[Any] = _compat.TCP_Protocol
     #: Output formats: name -> (dumper class or module descriptor, extension).
-    __output__: ClassVar[Any] = OUTPUT
+    __output__: ClassVar[defaultdict[str, tuple[Any, str | None]]] = OUTPUT
     #: Functions called with each Index when a FIN closes its flow.
     __callback_fn__: ClassVar[list[Callable[[Any], None]]] = []
 
@@ -141,7 +144,8 @@ class TCP(_core.Tracer, metaclass=TraceFlowMeta):
             os.makedirs(fout, exist_ok=True)
         except FileExistsError as error:
             if ext is None:
-                _compat.warn(error.strerror, _compat.FileWarning)
+                # an OSError raised by os.makedirs always has its strerror
+                _compat.warn(cast(str, error.strerror), _compat.FileWarning)
             else:
                 raise _compat.FileExists(*error.args).with_traceback(error.__traceback__)
         return (klass if native else _compat.make_dumper(klass)), ext

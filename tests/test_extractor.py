@@ -201,3 +201,16 @@ def test_real_capture_matches_pcapkit(corpus, tmp_path, name):
             # one file per label: a reused label (fact 7) holds the later flow only
             same = [f for f in ours.trace.tcp if f.label == flow_o.label]
             assert _well_formed(mine) == len(same[-1].index)
+
+
+def test_uninstall_restores_an_absent_tcp_entry(monkeypatch):
+    """When pcapkit had no 'tcp' tracer entry, uninstall() removes ours again
+    (and a second install() does not take ours for pcapkit's)."""
+    monkeypatch.setattr(Extractor, '__traceflow__', {
+        k: v for k, v in Extractor.__traceflow__.items() if k != 'tcp'})
+    pcapkit_tcpflow.install()
+    pcapkit_tcpflow.install()
+    assert Extractor.__traceflow__['tcp'] is pcapkit_tcpflow.TCP
+    pcapkit_tcpflow.uninstall()
+    assert 'tcp' not in Extractor.__traceflow__
+    assert not pcapkit_tcpflow.is_installed()

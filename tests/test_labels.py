@@ -3,6 +3,8 @@ decimal time, and ipaddress's address text on the running Python."""
 from __future__ import annotations
 
 import decimal
+import random
+from decimal import Decimal
 import ipaddress
 import struct
 
@@ -58,3 +60,23 @@ def test_mapped_and_compatible_forms():
     for text in ('::ffff:192.168.7.1', '::192.168.7.1', '::ffff:0:0', '::1', '::'):
         packed = ipaddress.IPv6Address(text).packed
         assert _core._address_text(packed, MAPPED_DOTTED) == str(ipaddress.IPv6Address(text))
+
+
+def test_fast_paths_against_python_on_many_values():
+    """The integer shortest-digits path (1 <= x < 2**53) and the integer
+    time-to-double path (1 <= sec < 2**40): 100,000 seeded values each,
+    weighted to microsecond/millisecond fractions, powers of two and their
+    neighbours, where ties and lopsided intervals live."""
+    rng = random.Random(20261126)
+    for _ in range(100_000):
+        sec = rng.choice([rng.randrange(1, 2**32), rng.randrange(1, 2**40), rng.randrange(1, 100),
+                          2 ** rng.randrange(0, 40)])
+        nsec = rng.choice([rng.randrange(10**9), rng.randrange(10**6) * 1000,
+                           rng.randrange(1000) * 10**6, 0, 999_999_999, 500_000_000])
+        assert _core._time_repr(sec, nsec) == repr(float(Decimal(f'{sec}.{nsec:09d}')))
+    for _ in range(100_000):
+        e = rng.randrange(0, 53)
+        x = rng.choice([rng.uniform(2.0**e, 2.0**(e + 1)), 2.0**e])
+        bits = struct.unpack('<q', struct.pack('<d', x))[0] + rng.choice([-1, 0, 0, 1, 2])
+        x = struct.unpack('<d', struct.pack('<q', bits))[0]
+        assert _core._float_repr(x) == repr(x)

@@ -52,4 +52,7 @@ Py_ssize_t tfpy_slot_offset(PyObject *type, const char *name);
 /* Sets the Python exception for a core status; returns NULL. */
 PyObject *tfpy_raise_status(tf_status st, PyObject *filename);
 
+/* A flow's frame numbers as a new tuple of ints. */
+PyObject *tfpy_frames_tuple(const tf_flow_info *info);
+
 #endif /* TFPY_BINDING_H */

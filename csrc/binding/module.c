@@ -29,6 +29,32 @@ core_state *tfpy_state_of_type(PyTypeObject *type)
     return module == NULL ? NULL : (core_state *)PyModule_GetState(module);
 }
 
+PyObject *tfpy_frames_tuple(const tf_flow_info *info)
+{
+    PyObject *tuple = PyTuple_New((Py_ssize_t)info->frame_count);
+    tf_frame_iter it;
+    uint64_t frame;
+    Py_ssize_t i = 0;
+
+    if (tuple == NULL)
+        return NULL;
+    tf_frames_begin(info, &it);
+    while (i < (Py_ssize_t)info->frame_count && tf_frames_next(&it, &frame)) {
+        PyObject *n = PyLong_FromUnsignedLongLong(frame);
+        if (n == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, i++, n);
+    }
+    if (i != (Py_ssize_t)info->frame_count) {
+        Py_DECREF(tuple);
+        PyErr_SetString(PyExc_SystemError, "frame numbers of a flow were released");
+        return NULL;
+    }
+    return tuple;
+}
+
 /* Every core status becomes a Python exception here and nowhere else. */
 PyObject *tfpy_raise_status(tf_status st, PyObject *filename)
 {
@@ -87,7 +113,7 @@ static int parse_format(PyObject *linktype, PyObject *big, PyObject *nsec, tf_pc
 }
 
 PyDoc_STRVAR(pcap_create_doc,
-"pcap_create(path, linktype, big_endian, nanosecond)\n--\n\n"
+"pcap_create($module, path, linktype, big_endian, nanosecond, /)\n--\n\n"
 "Create (truncate) a pcap file and write its global header.");
 
 static PyObject *pcap_create(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -118,7 +144,7 @@ static PyObject *pcap_create(PyObject *module, PyObject *const *args, Py_ssize_t
 }
 
 PyDoc_STRVAR(pcap_append_doc,
-"pcap_append(path, linktype, big_endian, nanosecond, ts_sec, ts_nsec, origlen, data)\n--\n\n"
+"pcap_append($module, path, linktype, big_endian, nanosecond, ts_sec, ts_nsec, origlen, data, /)\n--\n\n"
 "Append one record to a pcap file; ts_nsec is the fraction of the second in\n"
 "nanoseconds (truncated to microseconds in a microsecond file).");
 
@@ -180,7 +206,7 @@ static PyObject *pcap_append(PyObject *module, PyObject *const *args, Py_ssize_t
 
 /* ------------------------------------------------------- label text hooks */
 
-PyDoc_STRVAR(float_repr_doc, "_float_repr(x)\n--\n\nrepr() of a float, computed by the C core.");
+PyDoc_STRVAR(float_repr_doc, "_float_repr($module, x, /)\n--\n\nrepr() of a float, computed by the C core.");
 
 static PyObject *hook_float_repr(PyObject *module, PyObject *arg)
 {
@@ -195,7 +221,7 @@ static PyObject *hook_float_repr(PyObject *module, PyObject *arg)
 }
 
 PyDoc_STRVAR(time_repr_doc,
-"_time_repr(sec, nsec)\n--\n\nrepr(float(sec + nsec/10**9)) computed exactly by the C core.");
+"_time_repr($module, sec, nsec, /)\n--\n\nrepr(float(sec + nsec/10**9)) computed exactly by the C core.");
 
 static PyObject *hook_time_repr(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -223,7 +249,7 @@ static PyObject *hook_time_repr(PyObject *module, PyObject *const *args, Py_ssiz
 }
 
 PyDoc_STRVAR(address_text_doc,
-"_address_text(packed, ipv4_mapped_dotted=False)\n--\n\n"
+"_address_text($module, packed, ipv4_mapped_dotted=False, /)\n--\n\n"
 "Text of a 4- or 16-byte address as the C core writes it in labels.");
 
 static PyObject *hook_address_text(PyObject *module, PyObject *const *args, Py_ssize_t nargs)

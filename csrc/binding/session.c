@@ -245,20 +245,11 @@ static PyObject *flow_item(const tf_session *s, tf_flow_id id)
     tf_flow_info info;
     tf_flow_stats fs;
     PyObject *frames, *label, *item;
-    uint64_t i;
 
     tf_flowtable_info(tf_session_flowtable(s), id, &info);
-    frames = PyTuple_New((Py_ssize_t)info.frame_count);
+    frames = tfpy_frames_tuple(&info);
     if (frames == NULL)
         return NULL;
-    for (i = 0; i < info.frame_count; i++) {
-        PyObject *n = PyLong_FromUnsignedLongLong(info.frames[i]);
-        if (n == NULL) {
-            Py_DECREF(frames);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(frames, (Py_ssize_t)i, n);
-    }
     label = PyUnicode_FromString(tf_session_label(s, id));
     if (label == NULL) {
         Py_DECREF(frames);
@@ -363,11 +354,13 @@ static PyObject *Session_get_info(SessionObject *self, void *Py_UNUSED(closure))
 
 static PyMethodDef Session_methods[] = {
     {"step", (PyCFunction)Session_step, METH_O,
-     "step(n)\n--\n\nRead up to n records: 0 more to read, 1 end, or the message of a damaged file."},
-    {"finish", (PyCFunction)Session_finish, METH_NOARGS, "finish()\n--\n\nClose the output files."},
+     "step($self, n, /)\n--\n\nRead up to n records: 0 more to read, 1 end, or the message of a damaged file."},
+    {"finish", (PyCFunction)Session_finish, METH_NOARGS, "finish($self, /)\n--\n\nClose the output files."},
     {"flows", (PyCFunction)Session_flows, METH_NOARGS,
-     "flows()\n--\n\n(label, frames, closed, first_sec, first_nsec, last_sec, last_nsec) of every flow: open ones in opening order, then "
-     "closed ones in closing order."},
+     "flows($self, /)\n--\n\n(label, frames, closed, first_sec, first_nsec, last_sec, last_nsec, "
+     "wire_bytes, captured_bytes, syn, fin, rst, src, srcport, dst, dstport) of every flow "
+     "(src/dst packed, 4 or 16 bytes): open ones in opening order, then closed ones in closing "
+     "order."},
     {NULL, NULL, 0, NULL},
 };
 

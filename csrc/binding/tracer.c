@@ -505,23 +505,6 @@ static PyObject *make_label(core_state *st, const tf_flow_key *key, PyObject *sr
     return fixed;
 }
 
-static PyObject *frames_tuple(const tf_flow_info *info)
-{
-    PyObject *tuple = PyTuple_New((Py_ssize_t)info->frame_count);
-    uint64_t i;
-
-    if (tuple == NULL)
-        return NULL;
-    for (i = 0; i < info->frame_count; i++) {
-        PyObject *n = PyLong_FromUnsignedLongLong(info->frames[i]);
-        if (n == NULL) {
-            Py_DECREF(tuple);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, n);
-    }
-    return tuple;
-}
 
 /* Opens a flow for a packet whose key is not in the table. */
 static int open_flow(TracerObject *self, const packet_view *pkt, const tf_flow_key *key, PyObject *src,
@@ -608,7 +591,7 @@ static int enter(TracerObject *self)
 }
 
 PyDoc_STRVAR(Tracer_trace_doc,
-"trace(packet, *, output=False)\n--\n\n"
+"trace($self, packet, /, *, output=False)\n--\n\n"
 "Trace one packet; return its flow's label, or with output=True the flow's dumper.");
 
 static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -690,7 +673,7 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
 
     if (fin) {
         tf_flowtable_info(self->table, id, &info);
-        frames = frames_tuple(&info);
+        frames = tfpy_frames_tuple(&info);
         if (frames == NULL) {
             Py_DECREF(ret);
             goto done;
@@ -724,7 +707,7 @@ done:
 }
 
 PyDoc_STRVAR(Tracer_open_flows_doc,
-"_open_flows()\n--\n\n"
+"_open_flows($self, /)\n--\n\n"
 "List (label, frames, dumper, bufid) of the open flows in the order they were opened.");
 
 static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignored))
@@ -740,7 +723,7 @@ static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignor
         tf_flowtable_info(self->table, id, &info);
         if (!info.open)
             continue;
-        frames = frames_tuple(&info);
+        frames = tfpy_frames_tuple(&info);
         if (frames == NULL)
             goto error;
         record = PyList_GET_ITEM(self->flows, (Py_ssize_t)id);

@@ -30,14 +30,19 @@
 #include "tf.h"
 
 #define INITIAL_SLOTS 64u
-#define INITIAL_FRAMES 4u
+#define INITIAL_FRAME_BYTES 16u /* room for the first frames (>= one varint) */
 #define MAX_FLOWS ((uint64_t)UINT32_MAX - 1u)
 
+/* Frame numbers are stored as the differences between consecutive ones
+ * (wrapping, zigzag-signed, so that any sequence round-trips), each as a
+ * LEB128 varint: 1 or 2 bytes for the usual gaps instead of 8. */
 typedef struct flow {
     tf_flow_key key;
-    uint64_t *frames;
+    uint8_t *frames;       /* varints; NULL once released */
     uint64_t frame_count;
-    uint64_t frame_cap;
+    uint64_t last_frame;   /* the last frame appended */
+    uint32_t frames_len;   /* bytes used */
+    uint32_t frames_cap;   /* bytes allocated */
     uint32_t hash;
     uint8_t open;
 } flow;
@@ -217,7 +222,7 @@ tf_status tf_flowtable_open(tf_flowtable *t, const tf_flow_key *key, tf_flow_id 
     uint32_t hash = key_hash(t->seed, key);
     uint64_t i;
     tf_status st;
-    uint64_t *frames;
+    uint8_t *frames;
     flow *f;
 
     if (t->flow_count >= MAX_FLOWS)
@@ -236,7 +241,7 @@ tf_status tf_flowtable_open(tf_flowtable *t, const tf_flow_key *key, tf_flow_id 
                  t->flow_count + 1 - t->closed_count, sizeof(uint64_t), 16);
     if (st != TF_OK)
         return st;
-    frames = tf_reallocarray(t->alloc, NULL, INITIAL_FRAMES, sizeof(uint64_t));
+    frames = tf_malloc(t->alloc, INITIAL_FRAME_BYTES);
     if (frames == NULL)
         return TF_ERR_NOMEM;
 
@@ -244,7 +249,7 @@ tf_status tf_flowtable_open(tf_flowtable *t, const tf_flow_key *key, tf_flow_id 
     memset(f, 0, sizeof(*f));
     f->key = *key;
     f->frames = frames;
-    f->frame_cap = INITIAL_FRAMES;
+    f->frames_cap = INITIAL_FRAME_BYTES;
     f->hash = hash;
     f->open = 1;
 
@@ -260,17 +265,60 @@ tf_status tf_flowtable_open(tf_flowtable *t, const tf_flow_key *key, tf_flow_id 
 tf_status tf_flowtable_append(tf_flowtable *t, tf_flow_id id, uint64_t frame)
 {
     flow *f;
-    tf_status st;
+    uint64_t delta, zz;
+    uint8_t *p;
 
     if (id >= t->flow_count || !t->flows[id].open)
         return TF_ERR_INVALID;
     f = &t->flows[id];
-    st = reserve(t->alloc, (void **)&f->frames, &f->frame_cap, f->frame_count, 1,
-                 sizeof(uint64_t), INITIAL_FRAMES);
-    if (st != TF_OK)
-        return st;
-    f->frames[f->frame_count++] = frame;
+    if (f->frames_cap - f->frames_len < TF_VARINT_MAX) {
+        uint64_t cap = (uint64_t)f->frames_cap * 2;
+        if (cap > UINT32_MAX)
+            return TF_ERR_LIMIT;
+        p = tf_realloc(t->alloc, f->frames, (size_t)cap);
+        if (p == NULL)
+            return TF_ERR_NOMEM;
+        f->frames = p;
+        f->frames_cap = (uint32_t)cap;
+    }
+    delta = frame - f->last_frame; /* wraps: any order round-trips */
+    zz = (delta << 1) ^ (uint64_t)-(int64_t)(delta >> 63);
+    p = f->frames + f->frames_len;
+    while (zz >= 0x80) {
+        *p++ = (uint8_t)(zz | 0x80);
+        zz >>= 7;
+    }
+    *p++ = (uint8_t)zz;
+    f->frames_len = (uint32_t)(p - f->frames);
+    f->last_frame = frame;
+    f->frame_count++;
     return TF_OK;
+}
+
+void tf_frames_begin(const tf_flow_info *info, tf_frame_iter *it)
+{
+    it->p = info->frame_bytes;
+    it->end = info->frame_bytes ? info->frame_bytes + info->frame_bytes_len : NULL;
+    it->last = 0;
+}
+
+int tf_frames_next(tf_frame_iter *it, uint64_t *frame)
+{
+    uint64_t zz = 0;
+    unsigned shift = 0;
+
+    if (it->p == NULL || it->p >= it->end)
+        return 0;
+    while (it->p < it->end && shift < 64) {
+        uint8_t b = *it->p++;
+        zz |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+    }
+    it->last += (zz >> 1) ^ (uint64_t)-(int64_t)(zz & 1);
+    *frame = it->last;
+    return 1;
 }
 
 tf_status tf_flowtable_close(tf_flowtable *t, tf_flow_id id)
@@ -315,7 +363,8 @@ void tf_flowtable_release_frames(tf_flowtable *t, tf_flow_id id)
     f = &t->flows[id];
     tf_free(t->alloc, f->frames);
     f->frames = NULL;
-    f->frame_cap = 0;
+    f->frames_cap = 0;
+    f->frames_len = 0;
 }
 
 uint64_t tf_flowtable_flow_count(const tf_flowtable *t)
@@ -343,7 +392,8 @@ void tf_flowtable_info(const tf_flowtable *t, tf_flow_id id, tf_flow_info *info)
     const flow *f = &t->flows[id];
 
     info->key = &f->key;
-    info->frames = f->frames;
+    info->frame_bytes = f->frames;
+    info->frame_bytes_len = f->frames_len;
     info->frame_count = f->frame_count;
     info->open = f->open;
 }

@@ -190,23 +190,81 @@ static void shortest_digits(double x, char *digits, int *ndigits, int *decpt)
     digits_at(x, 17, digits, ndigits, decpt); /* not reached: 17 always reads back */
 }
 
-size_t tf_float_repr(double x, char out[TF_FLOAT_TEXT_MAX])
-{
-    char digits[24];
-    int n, decpt, i;
-    char *p = out;
+/*
+ * The same digits by integer arithmetic, for 1 <= x < 2**53 (timestamps):
+ * x = m / 2**s with a 53-bit m.  The doubles' rounding interval around x is
+ * (2m-1)/2**(s+1) .. (2m+1)/2**(s+1), ends included when m is even (ties
+ * go to even); the first count of fraction digits d for which a multiple of
+ * 10**-d lies in it gives the shortest digits, and of those the one nearest
+ * x is taken, as repr does.  At m = 2**52 the interval is lopsided: 0 is
+ * returned and the caller takes the printf path.
+ */
+static const uint64_t POW10[18] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+};
 
-    if (x == 0.0)
-        return (size_t)sprintf(out, signbit(x) ? "-0.0" : "0.0");
-    if (isnan(x))
-        return (size_t)sprintf(out, "nan");
-    if (isinf(x))
-        return (size_t)sprintf(out, x < 0 ? "-inf" : "inf");
-    if (x < 0) {
-        *p++ = '-';
-        x = -x;
+typedef unsigned __int128 u128;
+
+static int shortest_digits_int(uint64_t m, int s, char *digits, int *ndigits, int *decpt)
+{
+    int d, n, len;
+    char buf[24];
+    uint64_t q64;
+
+    if (m == (1ull << 52) || m >= (1ull << 53) || m < (1ull << 52) || s < 0 || s > 52)
+        return 0;
+    for (d = 0; d < 18; d++) {
+        u128 lo = (u128)(2 * m - 1) * POW10[d];
+        u128 hi = (u128)(2 * m + 1) * POW10[d];
+        u128 mask = ((u128)1 << (s + 1)) - 1;
+        u128 qlo = (lo >> (s + 1)) + ((lo & mask) != 0);
+        u128 qhi = hi >> (s + 1);
+        u128 q, rem, half;
+
+        if ((m & 1) && (lo & mask) == 0)
+            qlo++; /* an odd m does not own its interval's ends */
+        if ((m & 1) && (hi & mask) == 0)
+            qhi--;
+        if (qlo > qhi)
+            continue;
+        /* nearest to x: m * 10**d / 2**s rounded, ties to even */
+        q = ((u128)m * POW10[d]) >> s;
+        rem = ((u128)m * POW10[d]) & (((u128)1 << s) - 1);
+        half = s > 0 ? (u128)1 << (s - 1) : 0;
+        if (s > 0 && (rem > half || (rem == half && (q & 1))))
+            q++;
+        if (q < qlo)
+            q = qlo;
+        if (q > qhi)
+            q = qhi;
+        if (q >= (u128)POW10[17] * 10)
+            return 0; /* cannot happen for 17 digits or fewer; be safe */
+        q64 = (uint64_t)q;
+        len = 0;
+        do {
+            buf[len++] = (char)('0' + q64 % 10);
+            q64 /= 10;
+        } while (q64 != 0);
+        for (n = 0; n < len; n++)
+            digits[n] = buf[len - 1 - n];
+        *decpt = len - d;
+        while (n > 1 && digits[n - 1] == '0')
+            n--;
+        digits[n] = '\0';
+        *ndigits = n;
+        return 1;
     }
-    shortest_digits(x, digits, &n, &decpt);
+    return 0;
+}
+
+/* Python's float repr of a positive finite x from its digits. */
+static size_t format_repr(const char *digits, int n, int decpt, char *p)
+{
+    char *start = p;
+    int i;
+
     if (decpt <= -4 || decpt > 16) {
         int e = decpt - 1;
         *p++ = digits[0];
@@ -238,7 +296,62 @@ size_t tf_float_repr(double x, char out[TF_FLOAT_TEXT_MAX])
         p += n - decpt;
     }
     *p = '\0';
-    return (size_t)(p - out);
+    return (size_t)(p - start);
+}
+
+size_t tf_float_repr(double x, char out[TF_FLOAT_TEXT_MAX])
+{
+    char digits[24];
+    int n, decpt;
+    char *p = out;
+
+    if (x == 0.0)
+        return (size_t)sprintf(out, signbit(x) ? "-0.0" : "0.0");
+    if (isnan(x))
+        return (size_t)sprintf(out, "nan");
+    if (isinf(x))
+        return (size_t)sprintf(out, x < 0 ? "-inf" : "inf");
+    if (x < 0) {
+        *p++ = '-';
+        x = -x;
+    }
+    if (x >= 1.0 && x < 9007199254740992.0) {
+        int e;
+        double f = frexp(x, &e); /* x = f * 2**e, 0.5 <= f < 1 */
+        uint64_t m = (uint64_t)ldexp(f, 53);
+        if (shortest_digits_int(m, 53 - e, digits, &n, &decpt))
+            return (size_t)(p - out) + format_repr(digits, n, decpt, p);
+    }
+    shortest_digits(x, digits, &n, &decpt);
+    return (size_t)(p - out) + format_repr(digits, n, decpt, p);
+}
+
+/*
+ * The double nearest sec + nsec/10**9 (ties to even, as strtod), for
+ * 1 <= sec < 2**40, as m / 2**s; 0 when out of that range.
+ */
+static int time_double(int64_t sec, uint32_t nsec, uint64_t *m_out, int *s_out)
+{
+    u128 n, q, r;
+    uint64_t m;
+    int s;
+
+    if (sec < 1 || sec >= ((int64_t)1 << 40) || nsec >= 1000000000u)
+        return 0;
+    s = 52 - (63 - __builtin_clzll((unsigned long long)sec));
+    n = ((u128)(uint64_t)sec * 1000000000u + nsec) << s;
+    q = n / 1000000000u;
+    r = n % 1000000000u;
+    m = (uint64_t)q;
+    if (r * 2 > 1000000000u || (r * 2 == 1000000000u && (m & 1)))
+        m++;
+    if (m == (1ull << 53)) {
+        m >>= 1;
+        s--;
+    }
+    *m_out = m;
+    *s_out = s;
+    return 1;
 }
 
 size_t tf_time_repr(int64_t sec, uint32_t nsec, const char *digits, char out[TF_FLOAT_TEXT_MAX])
@@ -248,6 +361,13 @@ size_t tf_time_repr(int64_t sec, uint32_t nsec, const char *digits, char out[TF_
     if (nsec >= 1000000000u) {
         sec += nsec / 1000000000u;
         nsec %= 1000000000u;
+    }
+    if (digits == NULL) {
+        uint64_t m;
+        int s, n, decpt;
+        char d[24];
+        if (time_double(sec, nsec, &m, &s) && shortest_digits_int(m, s, d, &n, &decpt))
+            return format_repr(d, n, decpt, out);
     }
     if (sec < 0 && (nsec != 0 || digits != NULL)) {
         /* sec + f = -((-sec - 1) + (1 - f)); digits are not kept here */

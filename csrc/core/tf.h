@@ -92,10 +92,25 @@ typedef uint64_t tf_flow_id;
 
 typedef struct tf_flow_info {
     const tf_flow_key *key;
-    const uint64_t *frames; /* NULL once released */
+    const uint8_t *frame_bytes; /* encoded frame numbers; NULL once released */
+    uint64_t frame_bytes_len;
     uint64_t frame_count;
-    int open;               /* 1 while the flow is in the table */
+    int open;                   /* 1 while the flow is in the table */
 } tf_flow_info;
+
+/* Reads a flow's frame numbers in order:
+ *   tf_frame_iter it; uint64_t n;
+ *   tf_frames_begin(&info, &it); while (tf_frames_next(&it, &n)) ... */
+typedef struct tf_frame_iter {
+    const uint8_t *p;
+    const uint8_t *end;
+    uint64_t last;
+} tf_frame_iter;
+
+#define TF_VARINT_MAX 10 /* bytes of one encoded frame number, at most */
+
+void tf_frames_begin(const tf_flow_info *info, tf_frame_iter *it);
+int tf_frames_next(tf_frame_iter *it, uint64_t *frame);
 
 /* seed randomises the hash function (any value works; use a random one). */
 tf_status tf_flowtable_new(const tf_allocator *alloc, uint64_t seed, tf_flowtable **out);
