@@ -250,7 +250,11 @@ static PyObject *flow_item(const tf_session *s, tf_flow_id id)
     frames = tfpy_frames_tuple(&info);
     if (frames == NULL)
         return NULL;
-    label = PyUnicode_FromString(tf_session_label(s, id));
+    {
+        char text[TF_LABEL_MAX];
+        size_t n = tf_session_label(s, id, text);
+        label = PyUnicode_FromStringAndSize(text, (Py_ssize_t)n);
+    }
     if (label == NULL) {
         Py_DECREF(frames);
         return NULL;

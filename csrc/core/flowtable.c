@@ -205,7 +205,7 @@ static tf_status reserve(const tf_allocator *a, void **array, uint64_t *cap, uin
     while (want < used + n) {
         if (want > UINT64_MAX / 2)
             return TF_ERR_LIMIT;
-        want *= 2;
+        want += want / 2; /* 1.5x: per-flow arrays keep at most half again */
     }
     if (want > SIZE_MAX / size)
         return TF_ERR_LIMIT;

@@ -29,7 +29,7 @@
 #define PENDING_BUDGET (64u * 1024u * 1024u)
 
 typedef struct flow_extra {
-    char *label;
+    char *digits;      /* exact fraction digits of the first time, when kept */
     uint8_t *pending;  /* encoded records not yet written */
     uint32_t pending_len;
     uint32_t pending_cap;
@@ -142,7 +142,7 @@ void tf_session_free(tf_session *s)
         close_slot(s, s->nfiles - 1);
     n = s->flows ? tf_flowtable_flow_count(s->flows) : 0;
     for (i = 0; i < n; i++) {
-        tf_free(s->alloc, s->extra[i].label);
+        tf_free(s->alloc, s->extra[i].digits);
         tf_free(s->alloc, s->extra[i].pending);
     }
     tf_free(s->alloc, s->extra);
@@ -173,13 +173,15 @@ static tf_status close_lru(tf_session *s, char *errbuf)
 static tf_status open_flow_file(tf_session *s, uint64_t id, int create, char *errbuf)
 {
     char path[4096];
+    char label[TF_LABEL_MAX];
     flow_extra *x = &s->extra[id];
     FILE *fp;
     uint32_t slot;
 
     if (s->nfiles == s->opt.max_open_files && close_lru(s, errbuf) != TF_OK)
         return TF_ERR_IO;
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", s->dir, x->label, s->ext) >= sizeof(path)) {
+    tf_session_label(s, id, label);
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", s->dir, label, s->ext) >= sizeof(path)) {
         snprintf(errbuf, TF_ERRBUF_SIZE, "output path too long");
         return TF_ERR_INVALID;
     }
@@ -234,12 +236,14 @@ static tf_status flush_flow(tf_session *s, uint64_t id, char *errbuf)
         long before = ftell(fp);
         if (fwrite(x->pending, 1, x->pending_len, fp) != x->pending_len || fflush(fp) != 0) {
             int saved = errno;
+            char label[TF_LABEL_MAX];
             /* keep whole records only: cut what part of the chunk got out */
             clearerr(fp);
             if (before >= 0 && ftruncate(fileno(fp), before) == 0)
                 fseek(fp, before, SEEK_SET);
+            tf_session_label(s, id, label);
             snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir,
-                     x->label, s->ext, strerror(saved));
+                     label, s->ext, strerror(saved));
             errno = saved;
             return TF_ERR_IO;
         }
@@ -324,9 +328,9 @@ static tf_status reserve_extra(tf_session *s, uint64_t n)
 
     if (n <= s->extra_cap)
         return TF_OK;
-    cap = s->extra_cap ? s->extra_cap * 2 : 64;
+    cap = s->extra_cap ? s->extra_cap : 64;
     while (cap < n)
-        cap *= 2;
+        cap += cap / 2; /* 1.5x: bounded slack per flow */
     p = tf_reallocarray(s->alloc, s->extra, (size_t)cap, sizeof(*p));
     if (p == NULL)
         return TF_ERR_NOMEM;
@@ -345,15 +349,13 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
         return TF_OK;
     s->traced++;
     if (!tf_flowtable_find(s->flows, &d.key, &id)) {
-        char label[TF_LABEL_MAX];
         char *copy;
         uint64_t n = tf_flowtable_flow_count(s->flows);
         st = reserve_extra(s, n + 1);
         if (st != TF_OK)
             return st;
-        tf_flow_label(&d.key, rec->ts_sec, rec->ts_nsec, rec->ts_digits, &s->opt.style, label);
-        copy = dupstr(s->alloc, label);
-        if (copy == NULL)
+        copy = NULL;
+        if (rec->ts_digits != NULL && (copy = dupstr(s->alloc, rec->ts_digits)) == NULL)
             return TF_ERR_NOMEM;
         st = tf_flowtable_open(s->flows, &d.key, &id);
         if (st != TF_OK) {
@@ -361,7 +363,7 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
             return st;
         }
         memset(&s->extra[id], 0, sizeof(s->extra[id]));
-        s->extra[id].label = copy;
+        s->extra[id].digits = copy;
         s->extra[id].linktype = rec->linktype;
         s->extra[id].slot = -1;
         s->extra[id].stats.first_sec = rec->ts_sec;
@@ -396,8 +398,11 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
             }
         }
         if (s->extra[id].slot >= 0 && close_slot(s, (uint32_t)s->extra[id].slot) != TF_OK) {
+            char label[TF_LABEL_MAX];
+            int saved = errno;
+            tf_session_label(s, id, label);
             snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir,
-                     s->extra[id].label, s->ext, strerror(errno));
+                     label, s->ext, strerror(saved));
             tf_flowtable_close(s->flows, id);
             return TF_ERR_IO;
         }
@@ -461,9 +466,14 @@ const tf_flowtable *tf_session_flowtable(const tf_session *s)
     return s->flows;
 }
 
-const char *tf_session_label(const tf_session *s, tf_flow_id id)
+size_t tf_session_label(const tf_session *s, tf_flow_id id, char out[TF_LABEL_MAX])
 {
-    return s->extra[id].label;
+    tf_flow_info info;
+    const flow_extra *x = &s->extra[id];
+
+    tf_flowtable_info(s->flows, id, &info);
+    return tf_flow_label(info.key, x->stats.first_sec, x->stats.first_nsec, x->digits,
+                         &s->opt.style, out);
 }
 
 void tf_session_stats(const tf_session *s, tf_flow_id id, tf_flow_stats *stats)

@@ -317,7 +317,8 @@ uint64_t tf_session_traced(const tf_session *s);
 /* Records written with a time outside the pcap range (clamped). */
 uint64_t tf_session_clamped(const tf_session *s);
 const tf_flowtable *tf_session_flowtable(const tf_session *s);
-const char *tf_session_label(const tf_session *s, tf_flow_id id);
+/* Writes a flow's label (made from its key and first time); returns its length. */
+size_t tf_session_label(const tf_session *s, tf_flow_id id, char out[TF_LABEL_MAX]);
 void tf_session_stats(const tf_session *s, tf_flow_id id, tf_flow_stats *stats);
 const tf_reader *tf_session_reader(const tf_session *s);
 

@@ -68,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const tf_flowtable *t = tf_session_flowtable(s);
         uint64_t i, n = tf_flowtable_flow_count(t);
         for (i = 0; i < n; i++) {
-            if (tf_session_label(s, i) == NULL)
+            char label[TF_LABEL_MAX];
+            if (tf_session_label(s, i, label) == 0 || strlen(label) >= TF_LABEL_MAX)
                 abort();
         }
     }
