@@ -113,8 +113,10 @@ class Extraction:
 
     def __init__(self, fin: str, trace: Any, length: int, info: CaptureInfo,
                  traced: int, truncated: str | None,
-                 summaries: tuple[FlowSummary, ...] = ()) -> None:
-        self._summaries = summaries
+                 summaries: tuple[FlowSummary, ...] = (),
+                 rows: list[_core._FlowRow] | None = None) -> None:
+        self._summaries: tuple[FlowStats, ...] | None = summaries if rows is None else None
+        self._rows = rows
         self._fin = fin
         self._trace = trace
         self._length = length
@@ -163,6 +165,12 @@ class Extraction:
         """Per flow, in ``trace.tcp`` order, what the C core counted while
         tracing: closed by FIN, first and last packet times, bytes, SYN/FIN/RST
         counts, addresses and ports (:class:`FlowStats`)."""
+        if self._summaries is None:  # made on first use from the core's rows
+            rows = self._rows or []
+            self._summaries = tuple([
+                FlowStats(r[2], (r[3], r[4]), (r[5], r[6]), r[7], r[8], r[9], r[10], r[11],
+                          r[12], r[13], r[14], r[15]) for r in rows])
+            self._rows = None
         return self._summaries
 
     #: Former name of :attr:`stats`.
@@ -387,23 +395,16 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
         warnings.warn(f'{name}: {session.clamped} records have times outside what a pcap file '
                       'can hold (0 to 2**32-1 s); their flow files hold the nearest time',
                       TruncatedCaptureWarning, stacklevel=3)
-    flows = []
-    closed = []
-    summaries = []
     make_index = _index_factory()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of new records: no collection is due
     try:
-        for (label, frames, is_closed, sec0, nsec0, sec1, nsec1, wire_bytes, captured_bytes,
-             syn, fin_count, rst, src, srcport, dst, dstport) in session.flows():
-            index = make_index(f'{out_dir}/{label}{ext}' if ext is not None else None, frames,
-                               label)
-            flows.append(index)
-            summaries.append(FlowStats(is_closed, (sec0, nsec0), (sec1, nsec1), wire_bytes,
-                                       captured_bytes, syn, fin_count, rst, src, srcport, dst,
-                                       dstport))
-            if is_closed:
-                closed.append(index)
+        rows = session.flows()
+        if ext is None:
+            flows = [make_index(None, row[1], row[0]) for row in rows]
+        else:
+            flows = [make_index(f'{out_dir}/{row[0]}{ext}', row[1], row[0]) for row in rows]
+        closed = [index for index, row in zip(flows, rows) if row[2]]
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -412,8 +413,7 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
             for callback in (TCP.__callback_fn__ if callbacks is None else callbacks):
                 callback(index)
     data = _trace_data(tuple(flows))
-    result = Extraction(name, data, session.frames, info, session.traced, truncated,
-                        tuple(summaries))
+    result = Extraction(name, data, session.frames, info, session.traced, truncated, rows=rows)
     if failure is not None:
         # the flows found so far travel with the error; files hold whole records
         failure.extraction = result  # type: ignore[attr-defined]
