@@ -14,7 +14,9 @@ both ways), then times, alternating rounds:
 - pcapkit.extract(trace=True, tcp=True) on the first M packets only (it is
   about a million times slower), extrapolated per packet and labelled so.
 
-Prints medians, ratios, and packets per second.
+Prints medians, ratios, and packets per second.  The whole suite (peers,
+scaling, memory, threads) is benchmarks/run.py; this smaller benchmark is
+the one quoted in docs/performance.rst.
 """
 from __future__ import annotations
 
@@ -22,51 +24,15 @@ import argparse
 import os
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'tests'))
+sys.path.insert(0, HERE)
 
-from pcapbuild import ACK, FIN, PSH, SYN, tcp_frame  # noqa: E402
-
-
-def make_capture(path: str, packets: int, flows: int) -> None:
-    """Connections of 40 packets each (so 2 directional flows per 40
-    packets), `flows` of them open at a time."""
-    per_conn = 40
-    header = struct.pack('<IHHiIII', 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
-    with open(path, 'wb') as f:
-        f.write(header)
-        written, conn, t = 0, 0, 0
-        while written < packets:
-            # one round: every open connection sends its next packet
-            step = (written // flows) % per_conn
-            for slot in range(flows):
-                if written >= packets:
-                    break
-                c = conn + slot
-                client = f'10.{(c >> 16) & 255}.{(c >> 8) & 255}.{c & 255}'
-                sport = 1024 + c % 60000
-                last = per_conn - 2
-                if step % 2 == 0:
-                    flags = SYN if step == 0 else (FIN | ACK if step == last else ACK | PSH)
-                    frame = tcp_frame(client, '192.0.2.1', sport, 80, flags,
-                                      payload=b'' if step in (0, last) else b'x' * 100)
-                else:
-                    flags = SYN | ACK if step == 1 else (FIN | ACK if step == last + 1 else ACK)
-                    frame = tcp_frame('192.0.2.1', client, 80, sport, flags,
-                                      payload=b'' if step in (1, last + 1) else b'y' * 500)
-                t += 1
-                f.write(struct.pack('<IIII', 1_700_000_000 + t // 1_000_000, t % 1_000_000,
-                                    len(frame), len(frame)))
-                f.write(frame)
-                written += 1
-            if step == per_conn - 1:
-                conn += flows
+from capgen import GENERATOR_VERSION, make_capture  # noqa: E402  (the suite's generator)
 
 
 def timed(fn) -> float:
@@ -87,11 +53,11 @@ def main() -> int:
 
     results = os.path.join(HERE, 'results')
     os.makedirs(results, exist_ok=True)
-    capture = os.path.join(results, f'tcp40-{args.packets}-{args.flows}.pcap')
+    capture = os.path.join(results, f'tcp40-v{GENERATOR_VERSION}-{args.packets}-{args.flows}.pcap')
     if not os.path.exists(capture):
         make_capture(capture, args.packets, args.flows)
-    prefix = os.path.join(results,
-                          f'tcp40-{args.packets}-{args.flows}-prefix{args.pcapkit_packets}.pcap')
+    prefix = os.path.join(results, f'tcp40-v{GENERATOR_VERSION}-{args.packets}-{args.flows}'
+                                   f'-prefix{args.pcapkit_packets}.pcap')
     if not os.path.exists(prefix):
         make_capture(prefix, args.pcapkit_packets, args.flows)
     loop = os.path.join(results, 'pcap_loop')

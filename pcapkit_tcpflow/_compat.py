@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import importlib
 import warnings
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -122,3 +123,46 @@ else:
 def dictdumper_base() -> type | None:
     """``dictdumper.dumper.Dumper`` when dictdumper is installed."""
     return None if _dictdumper_dumper is None else _dictdumper_dumper.Dumper
+
+
+#: (fpout, frame numbers, label) -> Index
+IndexFactory = Callable[[Any, Any, str], Any]
+
+_FAST_INDEX: IndexFactory | None = None
+
+
+def index_factory() -> IndexFactory:
+    """A function (fpout, index, label) -> Index.
+
+    pcapkit's Index is an ``Info`` whose constructor costs microseconds; its
+    instances are plain objects whose ``__dict__`` holds the fields and two
+    empty maps.  When a record built by filling ``__dict__`` directly equals,
+    attribute for attribute, one built by the constructor, the direct way is
+    used; otherwise (another pcapkit) the constructor is.
+    """
+    global _FAST_INDEX
+    if _FAST_INDEX is not None:
+        return _FAST_INDEX
+    index_type = Index
+
+    def slow(fpout: Any, index: Any, label: str) -> Any:
+        return index_type(fpout=fpout, index=index, label=label)
+
+    factory = slow
+    if HAVE_PCAPKIT:
+        new = object.__new__
+
+        def fast(fpout: Any, index: Any, label: str) -> Any:
+            obj = new(index_type)
+            obj.__dict__.update(__map__={}, __map_reverse__={}, fpout=fpout, index=index,
+                                label=label)
+            return obj
+
+        try:
+            a, b = slow('f', (1,), 'l'), fast('f', (1,), 'l')
+            if type(a) is type(b) and vars(a) == vars(b) and a == b and repr(a) == repr(b):
+                factory = fast
+        except Exception:  # noqa: BLE001 - any surprise: keep the constructor
+            factory = slow
+    _FAST_INDEX = factory
+    return factory

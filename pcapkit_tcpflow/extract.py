@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
     from pcapkit_tcpflow._core import CaptureInfo
 
-    # (fpout, frame numbers, label) -> Index
-    _IndexFactory = Callable[[str | None, tuple[int, ...], str], Any]
-
 __all__ = ['extract', 'Extraction', 'FlowStats', 'TraceFlowData', 'TruncatedCaptureWarning',
            'FormatError', 'NATIVE_FORMATS']
 
@@ -395,7 +392,7 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
         warnings.warn(f'{name}: {session.clamped} records have times outside what a pcap file '
                       'can hold (0 to 2**32-1 s); their flow files hold the nearest time',
                       TruncatedCaptureWarning, stacklevel=3)
-    make_index = _index_factory()
+    make_index = _compat.index_factory()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of new records: no collection is due
     try:
@@ -421,44 +418,6 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
     return result
 
 
-_FAST_INDEX: _IndexFactory | None = None
-
-
-def _index_factory() -> _IndexFactory:
-    """A function (fpout, index, label) -> Index.
-
-    pcapkit's Index is an ``Info`` whose constructor costs microseconds; its
-    instances are plain objects whose ``__dict__`` holds the fields and two
-    empty maps.  When a record built by filling ``__dict__`` directly equals,
-    attribute for attribute, one built by the constructor, the direct way is
-    used; otherwise (another pcapkit) the constructor is.
-    """
-    global _FAST_INDEX
-    if _FAST_INDEX is not None:
-        return _FAST_INDEX
-    index_type = _compat.Index
-
-    def slow(fpout: Any, index: Any, label: str) -> Any:
-        return index_type(fpout=fpout, index=index, label=label)
-
-    factory = slow
-    if _compat.HAVE_PCAPKIT:
-        new = object.__new__
-
-        def fast(fpout: Any, index: Any, label: str) -> Any:
-            obj = new(index_type)
-            obj.__dict__.update(__map__={}, __map_reverse__={}, fpout=fpout, index=index,
-                                label=label)
-            return obj
-
-        try:
-            a, b = slow('f', (1,), 'l'), fast('f', (1,), 'l')
-            if type(a) is type(b) and vars(a) == vars(b) and a == b and repr(a) == repr(b):
-                factory = fast
-        except Exception:  # noqa: BLE001 - any surprise: keep the constructor
-            factory = slow
-    _FAST_INDEX = factory
-    return factory
 
 
 def _trace_data(flows: tuple[Any, ...]) -> Any:

@@ -168,8 +168,8 @@ class TCP(_core.Tracer, metaclass=TraceFlowMeta):
         if cached is not None:
             return cached
         fproot, ext = self._fproot, self._fdpext
-        ret = [_compat.Index(fpout=f'{fproot}/{label}{ext}' if ext else None, index=frames,
-                             label=label)
+        make_index = _compat.index_factory()
+        ret = [make_index(f'{fproot}/{label}{ext}' if ext else None, frames, label)
                for label, frames, _, _ in self._open_flows()]
         ret.extend(self._stream)
         result = tuple(ret)
@@ -183,11 +183,9 @@ class TCP(_core.Tracer, metaclass=TraceFlowMeta):
                             byteorder=self._endian, nanosecond=self._nnsecd)
 
     def _close_flow(self, label: str, frames: tuple[int, ...]) -> None:
-        index = _compat.Index(
-            fpout=f'{self._fproot}/{label}{self._fdpext}' if self._fdpext is not None else None,
-            index=frames,
-            label=label,
-        )
+        index = _compat.index_factory()(
+            f'{self._fproot}/{label}{self._fdpext}' if self._fdpext is not None else None,
+            frames, label)
         for callback in self.__callback_fn__:
             callback(index)
         self._stream.append(index)
