@@ -113,6 +113,9 @@ _FlowRow: TypeAlias = tuple[
     str, tuple[int, ...], bool, int, int, int, int, int, int, int, int, int, bytes, int, bytes, int
 ]
 
+#: One row of ``Session.stats_rows()``: a _FlowRow without label and frames.
+_StatsRow: TypeAlias = tuple[bool, int, int, int, int, int, int, int, int, int, bytes, int, bytes, int]
+
 @final
 class Session:
     """A native tracing run over one capture file."""
@@ -140,6 +143,12 @@ class Session:
 
     def flows(self) -> list[_FlowRow]:
         """Every flow: open ones in opening order, then closed ones in closing order."""
+
+    def index_rows(self) -> list[tuple[str, tuple[int, ...], bool]]:
+        """(label, frames, closed) of every flow, in flows() order."""
+
+    def stats_rows(self) -> list[_StatsRow]:
+        """flows() without label and frames."""
 
     @property
     def frames(self) -> int:

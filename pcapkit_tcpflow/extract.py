@@ -111,9 +111,10 @@ class Extraction:
     def __init__(self, fin: str, trace: Any, length: int, info: CaptureInfo,
                  traced: int, truncated: str | None,
                  summaries: tuple[FlowSummary, ...] = (),
-                 rows: list[_core._FlowRow] | None = None) -> None:
-        self._summaries: tuple[FlowStats, ...] | None = summaries if rows is None else None
-        self._rows = rows
+                 stats_from: _core.Session | None = None) -> None:
+        self._summaries: tuple[FlowStats, ...] | None = \
+            summaries if stats_from is None else None
+        self._stats_from = stats_from
         self._fin = fin
         self._trace = trace
         self._length = length
@@ -162,12 +163,18 @@ class Extraction:
         """Per flow, in ``trace.tcp`` order, what the C core counted while
         tracing: closed by FIN, first and last packet times, bytes, SYN/FIN/RST
         counts, addresses and ports (:class:`FlowStats`)."""
-        if self._summaries is None:  # made on first use from the core's rows
-            rows = self._rows or []
-            self._summaries = tuple([
-                FlowStats(r[2], (r[3], r[4]), (r[5], r[6]), r[7], r[8], r[9], r[10], r[11],
-                          r[12], r[13], r[14], r[15]) for r in rows])
-            self._rows = None
+        if self._summaries is None:  # made on first use from the core's counts
+            gc_was_enabled = gc.isenabled()
+            gc.disable()  # many new records at once: no collection is due
+            try:
+                rows = self._stats_from.stats_rows() if self._stats_from is not None else []
+                self._summaries = tuple([
+                    FlowStats(r[0], (r[1], r[2]), (r[3], r[4]), r[5], r[6], r[7], r[8], r[9],
+                              r[10], r[11], r[12], r[13]) for r in rows])
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+            self._stats_from = None  # the core's tables can go now
         return self._summaries
 
     #: Former name of :attr:`stats`.
@@ -396,7 +403,7 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of new records: no collection is due
     try:
-        rows = session.flows()
+        rows = session.index_rows()
         if ext is None:
             flows = [make_index(None, row[1], row[0]) for row in rows]
         else:
@@ -410,7 +417,9 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
             for callback in (TCP.__callback_fn__ if callbacks is None else callbacks):
                 callback(index)
     data = _trace_data(tuple(flows))
-    result = Extraction(name, data, session.frames, info, session.traced, truncated, rows=rows)
+    # the per-flow statistics stay in the core until asked for
+    result = Extraction(name, data, session.frames, info, session.traced, truncated,
+                        stats_from=session)
     if failure is not None:
         # the flows found so far travel with the error; files hold whole records
         failure.extraction = result  # type: ignore[attr-defined]

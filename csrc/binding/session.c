@@ -240,77 +240,136 @@ static PyObject *Session_finish(SessionObject *self, PyObject *Py_UNUSED(ignored
     Py_RETURN_NONE;
 }
 
-static PyObject *flow_item(const tf_session *s, tf_flow_id id)
-{
-    tf_flow_info info;
-    tf_flow_stats fs;
-    PyObject *frames, *label, *item;
+/* One flow as a tuple; what goes in it depends on the row kind. */
+enum row_kind { ROW_FULL, ROW_INDEX, ROW_STATS };
 
-    tf_flowtable_info(tf_session_flowtable(s), id, &info);
-    frames = tfpy_frames_tuple(&info);
-    if (frames == NULL)
-        return NULL;
-    {
-        char text[TF_LABEL_MAX];
-        size_t n = tf_session_label(s, id, text);
-        label = PyUnicode_FromStringAndSize(text, (Py_ssize_t)n);
-    }
-    if (label == NULL) {
-        Py_DECREF(frames);
-        return NULL;
-    }
+static PyObject *stats_values(const tf_session *s, tf_flow_id id, const tf_flow_info *info)
+{
+    tf_flow_stats fs;
+
     tf_session_stats(s, id, &fs);
-    item = Py_BuildValue("(NNOLILIKKIIIy#Hy#H)", label, frames, info.open ? Py_False : Py_True,
+    return Py_BuildValue("(OLILIKKIIIy#Hy#H)", info->open ? Py_False : Py_True,
                          (long long)fs.first_sec, (unsigned int)fs.first_nsec,
                          (long long)fs.last_sec, (unsigned int)fs.last_nsec,
                          (unsigned long long)fs.wire_bytes,
                          (unsigned long long)fs.captured_bytes, (unsigned int)fs.syn,
-                         (unsigned int)fs.fin, (unsigned int)fs.rst, (const char *)info.key->src,
-                         (Py_ssize_t)(info.key->src_family == TF_FAMILY_IPV4 ? 4 : 16),
-                         (unsigned short)info.key->src_port, (const char *)info.key->dst,
-                         (Py_ssize_t)(info.key->dst_family == TF_FAMILY_IPV4 ? 4 : 16),
-                         (unsigned short)info.key->dst_port);
-    return item;
+                         (unsigned int)fs.fin, (unsigned int)fs.rst, (const char *)info->key->src,
+                         (Py_ssize_t)(info->key->src_family == TF_FAMILY_IPV4 ? 4 : 16),
+                         (unsigned short)info->key->src_port, (const char *)info->key->dst,
+                         (Py_ssize_t)(info->key->dst_family == TF_FAMILY_IPV4 ? 4 : 16),
+                         (unsigned short)info->key->dst_port);
 }
 
-static PyObject *Session_flows(SessionObject *self, PyObject *Py_UNUSED(ignored))
+static PyObject *flow_row(const tf_session *s, tf_flow_id id, enum row_kind kind)
+{
+    tf_flow_info info;
+    PyObject *frames, *label, *stats, *row;
+    char text[TF_LABEL_MAX];
+    size_t n;
+
+    tf_flowtable_info(tf_session_flowtable(s), id, &info);
+    if (kind == ROW_STATS)
+        return stats_values(s, id, &info);
+    frames = tfpy_frames_tuple(&info);
+    if (frames == NULL)
+        return NULL;
+    n = tf_session_label(s, id, text);
+    label = PyUnicode_FromStringAndSize(text, (Py_ssize_t)n);
+    if (label == NULL) {
+        Py_DECREF(frames);
+        return NULL;
+    }
+    if (kind == ROW_INDEX)
+        return Py_BuildValue("(NNO)", label, frames, info.open ? Py_False : Py_True);
+    stats = stats_values(s, id, &info);
+    if (stats == NULL) {
+        Py_DECREF(label);
+        Py_DECREF(frames);
+        return NULL;
+    }
+    /* (label, frames) + the stats values */
+    row = PyTuple_New(2 + PyTuple_GET_SIZE(stats));
+    if (row != NULL) {
+        Py_ssize_t i;
+        PyTuple_SET_ITEM(row, 0, label);
+        PyTuple_SET_ITEM(row, 1, frames);
+        for (i = 0; i < PyTuple_GET_SIZE(stats); i++) {
+            PyObject *v = PyTuple_GET_ITEM(stats, i);
+            Py_INCREF(v);
+            PyTuple_SET_ITEM(row, 2 + i, v);
+        }
+    } else {
+        Py_DECREF(label);
+        Py_DECREF(frames);
+    }
+    Py_DECREF(stats);
+    return row;
+}
+
+/* Every flow's row: open ones in opening order, then closed ones in closing
+ * order (pcapkit's order). */
+static PyObject *flow_rows(SessionObject *self, enum row_kind kind)
 {
     const tf_flowtable *t;
     PyObject *list;
-    uint64_t id, n, i;
+    uint64_t id, n, i, k = 0;
 
     if (check_usable(self) < 0)
         return NULL;
     t = tf_session_flowtable(self->session);
-    list = PyList_New(0);
+    n = tf_flowtable_flow_count(t);
+    list = PyList_New((Py_ssize_t)n);
     if (list == NULL)
         return NULL;
-    n = tf_flowtable_flow_count(t);
     for (id = 0; id < n; id++) {
         tf_flow_info info;
         PyObject *item;
         tf_flowtable_info(t, id, &info);
         if (!info.open)
             continue;
-        item = flow_item(self->session, id);
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
+        item = k < (uint64_t)PyList_GET_SIZE(list) ? flow_row(self->session, id, kind) : NULL;
+        if (item == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
             Py_DECREF(list);
             return NULL;
         }
-        Py_DECREF(item);
+        PyList_SET_ITEM(list, (Py_ssize_t)k++, item);
     }
     n = tf_flowtable_closed_count(t);
     for (i = 0; i < n; i++) {
-        PyObject *item = flow_item(self->session, tf_flowtable_closed_at(t, i));
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
+        PyObject *item = k < (uint64_t)PyList_GET_SIZE(list)
+                             ? flow_row(self->session, tf_flowtable_closed_at(t, i), kind)
+                             : NULL;
+        if (item == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
             Py_DECREF(list);
             return NULL;
         }
-        Py_DECREF(item);
+        PyList_SET_ITEM(list, (Py_ssize_t)k++, item);
+    }
+    if (k != (uint64_t)PyList_GET_SIZE(list)) { /* every flow is open or closed */
+        Py_DECREF(list);
+        PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
+        return NULL;
     }
     return list;
+}
+
+static PyObject *Session_flows(SessionObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return flow_rows(self, ROW_FULL);
+}
+
+static PyObject *Session_index_rows(SessionObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return flow_rows(self, ROW_INDEX);
+}
+
+static PyObject *Session_stats_rows(SessionObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return flow_rows(self, ROW_STATS);
 }
 
 static PyObject *Session_get_frames(SessionObject *self, void *Py_UNUSED(closure))
@@ -365,6 +424,12 @@ static PyMethodDef Session_methods[] = {
      "wire_bytes, captured_bytes, syn, fin, rst, src, srcport, dst, dstport) of every flow "
      "(src/dst packed, 4 or 16 bytes): open ones in opening order, then closed ones in closing "
      "order."},
+    {"index_rows", (PyCFunction)Session_index_rows, METH_NOARGS,
+     "index_rows($self, /)\n--\n\n(label, frames, closed) of every flow, in flows() order."},
+    {"stats_rows", (PyCFunction)Session_stats_rows, METH_NOARGS,
+     "stats_rows($self, /)\n--\n\nflows() without label and frames: (closed, first_sec, "
+     "first_nsec, last_sec, last_nsec, wire_bytes, captured_bytes, syn, fin, rst, src, srcport, "
+     "dst, dstport)."},
     {NULL, NULL, 0, NULL},
 };
 
