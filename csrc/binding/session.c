@@ -263,47 +263,42 @@ static PyObject *stats_values(const tf_session *s, tf_flow_id id, const tf_flow_
 static PyObject *flow_row(const tf_session *s, tf_flow_id id, enum row_kind kind)
 {
     tf_flow_info info;
-    PyObject *frames, *label, *stats, *row;
+    PyObject *head, *stats, *row;
     char text[TF_LABEL_MAX];
     size_t n;
 
     tf_flowtable_info(tf_session_flowtable(s), id, &info);
     if (kind == ROW_STATS)
         return stats_values(s, id, &info);
-    frames = tfpy_frames_tuple(&info);
-    if (frames == NULL)
-        return NULL;
     n = tf_session_label(s, id, text);
-    label = PyUnicode_FromStringAndSize(text, (Py_ssize_t)n);
-    if (label == NULL) {
-        Py_DECREF(frames);
+    if (kind == ROW_INDEX) /* (label, frames, closed) */
+        return Py_BuildValue("(s#NO)", text, (Py_ssize_t)n, tfpy_frames_tuple(&info),
+                             info.open ? Py_False : Py_True);
+    head = Py_BuildValue("(s#N)", text, (Py_ssize_t)n, tfpy_frames_tuple(&info));
+    if (head == NULL)
         return NULL;
-    }
-    if (kind == ROW_INDEX)
-        return Py_BuildValue("(NNO)", label, frames, info.open ? Py_False : Py_True);
-    stats = stats_values(s, id, &info);
-    if (stats == NULL) {
-        Py_DECREF(label);
-        Py_DECREF(frames);
-        return NULL;
-    }
-    /* (label, frames) + the stats values */
-    row = PyTuple_New(2 + PyTuple_GET_SIZE(stats));
-    if (row != NULL) {
-        Py_ssize_t i;
-        PyTuple_SET_ITEM(row, 0, label);
-        PyTuple_SET_ITEM(row, 1, frames);
-        for (i = 0; i < PyTuple_GET_SIZE(stats); i++) {
-            PyObject *v = PyTuple_GET_ITEM(stats, i);
-            Py_INCREF(v);
-            PyTuple_SET_ITEM(row, 2 + i, v);
-        }
-    } else {
-        Py_DECREF(label);
-        Py_DECREF(frames);
-    }
-    Py_DECREF(stats);
+    stats = stats_values(s, id, &info); /* (label, frames) + the statistics */
+    row = stats != NULL ? PySequence_Concat(head, stats) : NULL;
+    Py_DECREF(head);
+    Py_XDECREF(stats);
     return row;
+}
+
+/* Puts the row of flow id at list[*k]; -1 with an exception on failure. */
+static int put_row(PyObject *list, uint64_t *k, const tf_session *s, tf_flow_id id,
+                   enum row_kind kind)
+{
+    PyObject *item;
+
+    if (*k >= (uint64_t)PyList_GET_SIZE(list)) {
+        PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
+        return -1;
+    }
+    item = flow_row(s, id, kind);
+    if (item == NULL)
+        return -1;
+    PyList_SET_ITEM(list, (Py_ssize_t)(*k)++, item);
+    return 0;
 }
 
 /* Every flow's row: open ones in opening order, then closed ones in closing
@@ -323,38 +318,19 @@ static PyObject *flow_rows(SessionObject *self, enum row_kind kind)
         return NULL;
     for (id = 0; id < n; id++) {
         tf_flow_info info;
-        PyObject *item;
         tf_flowtable_info(t, id, &info);
-        if (!info.open)
-            continue;
-        item = k < (uint64_t)PyList_GET_SIZE(list) ? flow_row(self->session, id, kind) : NULL;
-        if (item == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)k++, item);
+        if (info.open && put_row(list, &k, self->session, id, kind) < 0)
+            goto error;
     }
-    n = tf_flowtable_closed_count(t);
-    for (i = 0; i < n; i++) {
-        PyObject *item = k < (uint64_t)PyList_GET_SIZE(list)
-                             ? flow_row(self->session, tf_flowtable_closed_at(t, i), kind)
-                             : NULL;
-        if (item == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)k++, item);
-    }
-    if (k != (uint64_t)PyList_GET_SIZE(list)) { /* every flow is open or closed */
-        Py_DECREF(list);
-        PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
-        return NULL;
-    }
-    return list;
+    for (i = 0; i < tf_flowtable_closed_count(t); i++)
+        if (put_row(list, &k, self->session, tf_flowtable_closed_at(t, i), kind) < 0)
+            goto error;
+    if (k == n) /* every flow is open or closed */
+        return list;
+    PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
+error:
+    Py_DECREF(list);
+    return NULL;
 }
 
 static PyObject *Session_flows(SessionObject *self, PyObject *Py_UNUSED(ignored))
