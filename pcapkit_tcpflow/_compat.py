@@ -129,6 +129,7 @@ def dictdumper_base() -> type | None:
 IndexFactory = Callable[[Any, Any, str], Any]
 
 _FAST_INDEX: IndexFactory | None = None
+_FAST_INDEX_TYPE: type | None = None
 
 
 def index_factory() -> IndexFactory:
@@ -162,7 +163,16 @@ def index_factory() -> IndexFactory:
             a, b = slow('f', (1,), 'l'), fast('f', (1,), 'l')
             if type(a) is type(b) and vars(a) == vars(b) and a == b and repr(a) == repr(b):
                 factory = fast
+                global _FAST_INDEX_TYPE
+                _FAST_INDEX_TYPE = index_type
         except Exception:  # noqa: BLE001 - any surprise: keep the constructor
             factory = slow
     _FAST_INDEX = factory
     return factory
+
+
+def index_fast_type() -> type | None:
+    """The Index class when :func:`index_factory` builds records by filling a
+    bare instance's attributes (the C tracer then does the same), else None."""
+    index_factory()
+    return _FAST_INDEX_TYPE

@@ -7,6 +7,7 @@ docstrings' text signatures mark neither these positional-only arguments
 (no ``/``) nor the methods' ``self``; see _core_stubtest_allowlist.txt.
 """
 
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from typing import (
     Any,
@@ -52,6 +53,15 @@ def pcap_append(
 def _float_repr(x: SupportsFloat | SupportsIndex, /) -> str: ...
 def _time_repr(sec: SupportsIndex, nsec: int, /) -> str: ...
 def _address_text(packed: bytes, ipv4_mapped_dotted: bool = False, /) -> str: ...
+def _set_defaults(
+    index_factory: Callable[[Any, tuple[int, ...], str], Any], index_type: type | None,
+    null_dumper: type, /,
+) -> None:
+    """What Tracer's default hooks use: index_factory(fpout, index, label) makes an
+    Index; index_type, when not None, is the Index class whose records may be
+    built by setting __map__, __map_reverse__, fpout, index and label on a bare
+    instance; null_dumper is the dumper class of no output, made only when a
+    flow's dumper is asked for."""
 
 # ------------------------------------------------------------------ Tracer
 
@@ -63,14 +73,25 @@ _BufferId: TypeAlias = tuple[_Address, int, _Address, int]
 class Tracer:
     """C flow table under pcapkit_tcpflow.TCP; subclass it, do not use it directly.
 
-    Subclasses provide ``_open_flow(label: str, protocol) -> dumper`` (called
-    when a packet opens a flow) and ``_close_flow(label: str, frames:
-    tuple[int, ...]) -> None`` (called when a FIN closes one); the C code
-    looks them up on the instance, they are not attributes of Tracer.
+    A subclass sets _fproot, _fdpext, _foutio, _endian, _nnsecd and _stream;
+    it may override the hooks _open_flow(label, protocol) -> dumper and
+    _close_flow(label, frames), whose defaults are done in C.
     ``Tracer()`` ignores any constructor arguments (a subclass's
     ``__init__`` takes its own).
     """
 
+    #: Output root folder.
+    _fproot: Any
+    #: Output file extension (None: no output).
+    _fdpext: str | None
+    #: Dumper class of the output format.
+    _foutio: Any
+    #: Byte order of output files.
+    _endian: str
+    #: Nanosecond-resolution output files.
+    _nnsecd: bool
+    #: Closed flows' Index records, in the order they closed.
+    _stream: list[Any]
     # Cached result of submit(), None after any trace(); any value can be
     # stored (None or deleting clears it).
     _submit_cache: tuple[Any, ...] | None
@@ -92,6 +113,18 @@ class Tracer:
     def trace(self, packet: object, /, *, output: bool) -> Any: ...
     def _open_flows(self) -> list[tuple[str, tuple[int, ...], Any, _BufferId]]:
         """List (label, frames, dumper, bufid) of the open flows in the order they were opened."""
+
+    def _open_indexes(self) -> list[Any]:
+        """List of the Index records of the open flows in the order they were opened."""
+
+    def _open_flow(self, label: str, protocol: Any, /) -> Any:
+        """Hook called when a packet opens a flow; returns the flow's dumper.
+        The default makes self._foutio(fname=f'{self._fproot}/{label}{self._fdpext or ""}',
+        protocol=protocol, byteorder=self._endian, nanosecond=self._nnsecd)."""
+
+    def _close_flow(self, label: str, frames: tuple[int, ...], /) -> None:
+        """Hook called when a FIN closes a flow.  The default makes the flow's Index,
+        calls every function of __callback_fn__ with it and appends it to _stream."""
 
 # ----------------------------------------------------------------- Session
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pcapkit_tcpflow import _compat, _core
-from pcapkit_tcpflow.dumpers import OUTPUT, resolve_dumper
+from pcapkit_tcpflow.dumpers import OUTPUT, NullDumper, resolve_dumper
 
 if TYPE_CHECKING:
     from collections import defaultdict
@@ -167,29 +167,15 @@ class TCP(_core.Tracer, metaclass=TraceFlowMeta):
         cached = self._submit_cache
         if cached is not None:
             return cached
-        fproot, ext = self._fproot, self._fdpext
-        make_index = _compat.index_factory()
-        ret = [make_index(f'{fproot}/{label}{ext}' if ext else None, frames, label)
-               for label, frames, _, _ in self._open_flows()]
+        ret = self._open_indexes()
         ret.extend(self._stream)
         result = tuple(ret)
         self._submit_cache = result
         return result
 
-    # ------------------------------------------------- hooks of the C tracer
-
-    def _open_flow(self, label: str, protocol: Any) -> Any:
-        return self._foutio(fname=f'{self._fproot}/{label}{self._fdpext or ""}', protocol=protocol,
-                            byteorder=self._endian, nanosecond=self._nnsecd)
-
-    def _close_flow(self, label: str, frames: tuple[int, ...]) -> None:
-        index = _compat.index_factory()(
-            f'{self._fproot}/{label}{self._fdpext}' if self._fdpext is not None else None,
-            frames, label)
-        for callback in self.__callback_fn__:
-            callback(index)
-        self._stream.append(index)
-
+# The C tracer's default hooks: Index records as _compat makes them, and
+# the "no output" dumper made only for a flow whose dumper is asked for.
+_core._set_defaults(_compat.index_factory(), _compat.index_fast_type(), NullDumper)
 
 if _compat.HAVE_PCAPKIT:
     # pcapkit's Extractor.register_traceflow() accepts TraceFlow subclasses

@@ -32,6 +32,26 @@ typedef struct {
     PyObject *s_empty;
     PyObject *s_colon;
     PyObject *s_dot;
+    PyObject *s_callback_fn;
+    PyObject *s_append;
+    PyObject *s_map;
+    PyObject *s_map_reverse;
+    PyObject *s_fpout;
+    PyObject *s_label;
+    PyObject *empty_tuple;
+    /* ('fname', 'protocol', 'byteorder', 'nanosecond'): a dumper's keywords */
+    PyObject *dumper_kwnames;
+    /* Tracer's own _open_flow and _close_flow (the defaults done in C) */
+    PyObject *default_open_flow;
+    PyObject *default_close_flow;
+    /* Set by _set_defaults(): (fpout, index, label) -> Index; the Index type
+     * when records may be built by setting their attributes (NULL: call the
+     * factory); the dumper class of "no output", made only when asked for. */
+    PyObject *index_factory;
+    PyObject *index_type;
+    PyObject *null_dumper;
+    /* How this Python prints addresses (IPv4-mapped IPv6 changed in 3.13). */
+    tf_label_style style;
     /* Offsets of the __slots__ "_ip" and "_scope_id" in ipaddress objects of
      * the exact types (-1: unknown, use getattr). */
     Py_ssize_t ipv4_ip_offset;

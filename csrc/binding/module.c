@@ -281,10 +281,54 @@ static PyObject *hook_address_text(PyObject *module, PyObject *const *args, Py_s
 
 /* ------------------------------------------------------------------ module */
 
+/* Whether this Python prints IPv4-mapped IPv6 addresses dotted. */
+static int mapped_style(core_state *st)
+{
+    PyObject *addr = PyObject_CallFunction(st->ipv6_type, "s", "::ffff:1.2.3.4");
+    PyObject *text = addr ? PyObject_Str(addr) : NULL;
+
+    Py_XDECREF(addr);
+    if (text == NULL)
+        return -1;
+    st->style.ipv4_mapped_dotted = PyUnicode_CompareWithASCIIString(text, "::ffff:1.2.3.4") == 0;
+    Py_DECREF(text);
+    return 0;
+}
+
+PyDoc_STRVAR(set_defaults_doc,
+"_set_defaults($module, index_factory, index_type, null_dumper, /)\n--\n\n"
+"What Tracer's default hooks use: index_factory(fpout, index, label) makes an\n"
+"Index; index_type, when not None, is the Index class whose records may be\n"
+"built by setting __map__, __map_reverse__, fpout, index and label on a bare\n"
+"instance; null_dumper is the dumper class of no output, made only when a\n"
+"flow's dumper is asked for.");
+
+static PyObject *set_defaults(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    core_state *st = (core_state *)PyModule_GetState(module);
+
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_set_defaults() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyCallable_Check(args[0]) || (args[1] != Py_None && !PyType_Check(args[1]))
+        || !PyType_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_set_defaults(index_factory: callable, index_type: type | None, "
+                        "null_dumper: type)");
+        return NULL;
+    }
+    Py_XSETREF(st->index_factory, Py_NewRef(args[0]));
+    Py_XSETREF(st->index_type, args[1] == Py_None ? NULL : Py_NewRef(args[1]));
+    Py_XSETREF(st->null_dumper, Py_NewRef(args[2]));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef core_methods[] = {
     {"_float_repr", (PyCFunction)hook_float_repr, METH_O, float_repr_doc},
     {"_time_repr", (PyCFunction)(void (*)(void))hook_time_repr, METH_FASTCALL, time_repr_doc},
     {"_address_text", (PyCFunction)(void (*)(void))hook_address_text, METH_FASTCALL, address_text_doc},
+    {"_set_defaults", (PyCFunction)(void (*)(void))set_defaults, METH_FASTCALL, set_defaults_doc},
     {"pcap_create", (PyCFunction)(void (*)(void))pcap_create, METH_FASTCALL, pcap_create_doc},
     {"pcap_append", (PyCFunction)(void (*)(void))pcap_append, METH_FASTCALL, pcap_append_doc},
     {NULL, NULL, 0, NULL},
@@ -327,7 +371,17 @@ static int core_exec(PyObject *module)
     INTERN(s_empty, "");
     INTERN(s_colon, ":");
     INTERN(s_dot, ".");
+    INTERN(s_callback_fn, "__callback_fn__");
+    INTERN(s_append, "append");
+    INTERN(s_map, "__map__");
+    INTERN(s_map_reverse, "__map_reverse__");
+    INTERN(s_fpout, "fpout");
+    INTERN(s_label, "label");
 #undef INTERN
+    st->empty_tuple = PyTuple_New(0);
+    st->dumper_kwnames = Py_BuildValue("(ssss)", "fname", "protocol", "byteorder", "nanosecond");
+    if (st->empty_tuple == NULL || st->dumper_kwnames == NULL)
+        return -1;
 
     st->ipv4_type = import_attr("ipaddress", "IPv4Address");
     st->ipv6_type = import_attr("ipaddress", "IPv6Address");
@@ -342,11 +396,17 @@ static int core_exec(PyObject *module)
     st->ipv4_ip_offset = tfpy_slot_offset(st->ipv4_type, "_ip");
     st->ipv6_ip_offset = tfpy_slot_offset(st->ipv6_type, "_ip");
     st->ipv6_scope_offset = tfpy_slot_offset(st->ipv6_type, "_scope_id");
+    if (mapped_style(st) < 0)
+        return -1;
 
     st->tracer_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &tfpy_tracer_spec, NULL);
     if (st->tracer_type == NULL)
         return -1;
     if (PyModule_AddObjectRef(module, "Tracer", (PyObject *)st->tracer_type) < 0)
+        return -1;
+    st->default_open_flow = PyObject_GetAttrString((PyObject *)st->tracer_type, "_open_flow");
+    st->default_close_flow = PyObject_GetAttrString((PyObject *)st->tracer_type, "_close_flow");
+    if (st->default_open_flow == NULL || st->default_close_flow == NULL)
         return -1;
     st->session_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &tfpy_session_spec, NULL);
     if (st->session_type == NULL)
@@ -376,6 +436,11 @@ static int core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->ipv6_type);
     Py_VISIT(st->ip_address);
     Py_VISIT(st->urandom);
+    Py_VISIT(st->default_open_flow);
+    Py_VISIT(st->default_close_flow);
+    Py_VISIT(st->index_factory);
+    Py_VISIT(st->index_type);
+    Py_VISIT(st->null_dumper);
     return 0;
 }
 
@@ -405,6 +470,19 @@ static int core_clear(PyObject *module)
     Py_CLEAR(st->s_empty);
     Py_CLEAR(st->s_colon);
     Py_CLEAR(st->s_dot);
+    Py_CLEAR(st->s_callback_fn);
+    Py_CLEAR(st->s_append);
+    Py_CLEAR(st->s_map);
+    Py_CLEAR(st->s_map_reverse);
+    Py_CLEAR(st->s_fpout);
+    Py_CLEAR(st->s_label);
+    Py_CLEAR(st->empty_tuple);
+    Py_CLEAR(st->dumper_kwnames);
+    Py_CLEAR(st->default_open_flow);
+    Py_CLEAR(st->default_close_flow);
+    Py_CLEAR(st->index_factory);
+    Py_CLEAR(st->index_type);
+    Py_CLEAR(st->null_dumper);
     return 0;
 }
 

@@ -17,11 +17,21 @@
 
 /* ------------------------------------------------------------------ Tracer */
 
+/* What the tracer keeps of an open flow besides its table entry. */
+typedef struct {
+    PyObject *label;  /* str; NULL once the flow is closed */
+    PyObject *dumper; /* NULL: the default "no output" dumper, made when asked for */
+    PyObject *src;    /* address objects of the first packet (the flow's bufid) */
+    PyObject *dst;
+} flow_rec;
+
 typedef struct {
     PyObject_HEAD
     core_state *st;
     tf_flowtable *table;
-    PyObject *flows;        /* list: flow id -> (label, dumper, bufid), None once closed */
+    flow_rec **recs;        /* flow id -> record, NULL once closed */
+    size_t nrecs;
+    size_t caprecs;
     PyObject *zones;        /* dict: IPv6 scope id -> zone number */
     PyObject *submit_cache; /* tuple or NULL */
     /* Packet types whose fields may be read from the instance dict (fast)
@@ -29,9 +39,17 @@ typedef struct {
     PyTypeObject *fast_type;
     PyTypeObject *slow_type;
     /* Thread inside trace(), 0 when none.  trace() holds the GIL except
-     * while it calls back into Python (_open_flow, _close_flow); another
+     * while it calls back into Python (dumpers, hooks, callbacks); another
      * thread arriving then waits, so each trace() is atomic. */
     unsigned long owner;
+    /* Output settings and closed flows, attributes of the Python subclass
+     * (_fproot, _fdpext, _foutio, _endian, _nnsecd, _stream). */
+    PyObject *fproot;
+    PyObject *fdpext;
+    PyObject *foutio;
+    PyObject *endian;
+    PyObject *nnsecd;
+    PyObject *stream;
 } TracerObject;
 
 /* A packet being read: the object, and a dict its fields can be looked up
@@ -69,9 +87,8 @@ static PyObject *Tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     if (self == NULL)
         return NULL;
     self->st = st;
-    self->flows = PyList_New(0);
     self->zones = PyDict_New();
-    if (self->flows == NULL || self->zones == NULL)
+    if (self->zones == NULL)
         goto error;
     status = tf_flowtable_new(NULL, seed, &self->table);
     if (status != TF_OK) {
@@ -86,22 +103,62 @@ error:
 
 static int Tracer_traverse(TracerObject *self, visitproc visit, void *arg)
 {
+    size_t i;
+
     Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->flows);
+    for (i = 0; i < self->nrecs; i++) {
+        flow_rec *rec = self->recs[i];
+        if (rec != NULL) {
+            Py_VISIT(rec->label);
+            Py_VISIT(rec->dumper);
+            Py_VISIT(rec->src);
+            Py_VISIT(rec->dst);
+        }
+    }
     Py_VISIT(self->zones);
     Py_VISIT(self->submit_cache);
     Py_VISIT(self->fast_type);
     Py_VISIT(self->slow_type);
+    Py_VISIT(self->fproot);
+    Py_VISIT(self->fdpext);
+    Py_VISIT(self->foutio);
+    Py_VISIT(self->endian);
+    Py_VISIT(self->nnsecd);
+    Py_VISIT(self->stream);
     return 0;
+}
+
+/* Drops the record of flow id (a closed flow keeps only its NULL slot). */
+static void rec_drop(TracerObject *self, size_t id)
+{
+    flow_rec *rec = self->recs[id];
+
+    if (rec == NULL)
+        return;
+    self->recs[id] = NULL;
+    Py_CLEAR(rec->label);
+    Py_CLEAR(rec->dumper);
+    Py_CLEAR(rec->src);
+    Py_CLEAR(rec->dst);
+    PyMem_Free(rec);
 }
 
 static int Tracer_clear(TracerObject *self)
 {
-    Py_CLEAR(self->flows);
+    size_t i;
+
+    for (i = 0; i < self->nrecs; i++)
+        rec_drop(self, i);
     Py_CLEAR(self->zones);
     Py_CLEAR(self->submit_cache);
     Py_CLEAR(self->fast_type);
     Py_CLEAR(self->slow_type);
+    Py_CLEAR(self->fproot);
+    Py_CLEAR(self->fdpext);
+    Py_CLEAR(self->foutio);
+    Py_CLEAR(self->endian);
+    Py_CLEAR(self->nnsecd);
+    Py_CLEAR(self->stream);
     return 0;
 }
 
@@ -111,6 +168,9 @@ static void Tracer_dealloc(TracerObject *self)
 
     PyObject_GC_UnTrack(self);
     Tracer_clear(self);
+    PyMem_Free(self->recs);
+    self->recs = NULL;
+    self->nrecs = self->caprecs = 0;
     tf_flowtable_free(self->table);
     self->table = NULL;
     tp->tp_free((PyObject *)self);
@@ -392,7 +452,13 @@ static int get_address(TracerObject *self, const packet_view *pkt, PyObject *nam
     *objp = NULL;
     if (value == NULL)
         return -1;
-    if (!PyObject_TypeCheck(value, (PyTypeObject *)st->ipv4_type)
+    if (Py_IS_TYPE(value, (PyTypeObject *)st->ipv4_type))
+        v6 = 0;
+    else if (Py_IS_TYPE(value, (PyTypeObject *)st->ipv6_type))
+        v6 = 1;
+    else
+        v6 = -1;
+    if (v6 < 0 && !PyObject_TypeCheck(value, (PyTypeObject *)st->ipv4_type)
         && !PyObject_TypeCheck(value, (PyTypeObject *)st->ipv6_type)) {
         PyObject *parsed;
         if (PyByteArray_Check(value)) {
@@ -422,7 +488,8 @@ static int get_address(TracerObject *self, const packet_view *pkt, PyObject *nam
         Py_DECREF(value);
         value = parsed;
     }
-    v6 = PyObject_TypeCheck(value, (PyTypeObject *)st->ipv6_type);
+    if (v6 < 0)
+        v6 = PyObject_TypeCheck(value, (PyTypeObject *)st->ipv6_type);
     ip = read_slot(value, v6 ? st->ipv6_type : st->ipv4_type,
                    v6 ? st->ipv6_ip_offset : st->ipv4_ip_offset);
     if (ip == NULL)
@@ -506,17 +573,259 @@ static PyObject *make_label(core_state *st, const tf_flow_key *key, PyObject *sr
 }
 
 
+/* The label made in C when the packet's fields have the usual types: exact
+ * IPv4Address/IPv6Address objects without a scope and a float or int
+ * timestamp; NULL without an exception otherwise (make_label does it). */
+static PyObject *label_fast(core_state *st, const tf_flow_key *key, PyObject *src, PyObject *dst,
+                            PyObject *timestamp)
+{
+    char out[2 * TF_ADDRESS_TEXT_MAX + TF_FLOAT_TEXT_MAX + 32];
+    char *p = out;
+    size_t n, i;
+
+    if (!(Py_IS_TYPE(src, (PyTypeObject *)st->ipv4_type)
+          || (Py_IS_TYPE(src, (PyTypeObject *)st->ipv6_type) && key->src_zone == 0))
+        || !(Py_IS_TYPE(dst, (PyTypeObject *)st->ipv4_type)
+             || (Py_IS_TYPE(dst, (PyTypeObject *)st->ipv6_type) && key->dst_zone == 0)))
+        return NULL;
+    if (!PyFloat_CheckExact(timestamp) && !PyLong_CheckExact(timestamp))
+        return NULL;
+    p += tf_address_text(key->src_family, key->src, &st->style, p);
+    p += sprintf(p, "_%u-", (unsigned)key->src_port);
+    p += tf_address_text(key->dst_family, key->dst, &st->style, p);
+    p += sprintf(p, "_%u-", (unsigned)key->dst_port);
+    if (PyFloat_CheckExact(timestamp)) {
+        p += tf_float_repr(PyFloat_AS_DOUBLE(timestamp), p);
+    } else {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(timestamp, &overflow);
+        if (overflow || (v == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return NULL;
+        }
+        p += sprintf(p, "%lld", v);
+    }
+    n = (size_t)(p - out);
+    if (key->src_family != TF_FAMILY_IPV4)
+        for (i = 0; i < n; i++)
+            if (out[i] == ':')
+                out[i] = '.';
+    return PyUnicode_DecodeASCII(out, (Py_ssize_t)n, NULL);
+}
+
+/* f'{obj}' */
+static PyObject *format_text(core_state *st, PyObject *obj)
+{
+    if (PyUnicode_CheckExact(obj))
+        return Py_NewRef(obj);
+    return PyObject_Format(obj, st->s_empty);
+}
+
+/* A settings attribute, or AttributeError as Python would raise it. */
+static PyObject *setting(TracerObject *self, PyObject *value, const char *name)
+{
+    if (value == NULL)
+        PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%s'",
+                     Py_TYPE(self)->tp_name, name);
+    return value;
+}
+
+/* The three spellings of a flow's file in pcapkit's tracer, by where it
+ * is made: f'{self._fproot}/{label}{ext}' with ext the text of
+ * self._fdpext, except that a dumper's name has "" for a false extension,
+ * a closed flow's Index has None for a None one, and submit() has None for
+ * a false one. */
+typedef enum { PATH_DUMPER, PATH_CLOSED, PATH_SUBMIT } path_use;
+
+static PyObject *flow_path(TracerObject *self, PyObject *label, path_use use)
+{
+    core_state *st = self->st;
+    PyObject *root, *ext = NULL, *path;
+    int truth = 1;
+
+    if (setting(self, self->fproot, "_fproot") == NULL
+        || setting(self, self->fdpext, "_fdpext") == NULL)
+        return NULL;
+    if (use == PATH_CLOSED && self->fdpext == Py_None)
+        Py_RETURN_NONE;
+    if (use != PATH_CLOSED) {
+        truth = PyObject_IsTrue(self->fdpext);
+        if (truth < 0)
+            return NULL;
+        if (!truth && use == PATH_SUBMIT)
+            Py_RETURN_NONE;
+    }
+    root = format_text(st, self->fproot);
+    if (root == NULL)
+        return NULL;
+    ext = truth ? format_text(st, self->fdpext) : Py_NewRef(st->s_empty);
+    if (ext == NULL) {
+        Py_DECREF(root);
+        return NULL;
+    }
+    path = PyUnicode_FromFormat("%U/%U%U", root, label, ext);
+    Py_DECREF(root);
+    Py_DECREF(ext);
+    return path;
+}
+
+/* self._foutio(fname=..., protocol=..., byteorder=self._endian,
+ * nanosecond=self._nnsecd), as pcapkit makes a flow's dumper. */
+static PyObject *make_dumper(TracerObject *self, PyObject *dumper_class, PyObject *label,
+                             PyObject *protocol)
+{
+    PyObject *args[4], *dumper;
+
+    if (setting(self, self->endian, "_endian") == NULL
+        || setting(self, self->nnsecd, "_nnsecd") == NULL)
+        return NULL;
+    args[0] = flow_path(self, label, PATH_DUMPER);
+    if (args[0] == NULL)
+        return NULL;
+    args[1] = protocol;
+    args[2] = self->endian;
+    args[3] = self->nnsecd;
+    dumper = PyObject_Vectorcall(dumper_class, args, 0, self->st->dumper_kwnames);
+    Py_DECREF(args[0]);
+    return dumper;
+}
+
+/* Index(fpout=fpout, index=frames, label=label) */
+static PyObject *make_index(core_state *st, PyObject *fpout, PyObject *frames, PyObject *label)
+{
+    PyObject *obj, *map = NULL, *rev = NULL;
+
+    if (st->index_factory == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "pcapkit_tcpflow._core._set_defaults() was not called");
+        return NULL;
+    }
+    if (st->index_type == NULL)
+        return PyObject_CallFunctionObjArgs(st->index_factory, fpout, frames, label, NULL);
+    /* what _compat.index_factory() checked equal to the constructor's */
+    obj = PyBaseObject_Type.tp_new((PyTypeObject *)st->index_type, st->empty_tuple, NULL);
+    if (obj == NULL)
+        return NULL;
+    map = PyDict_New();
+    rev = PyDict_New();
+    if (map == NULL || rev == NULL || PyObject_GenericSetAttr(obj, st->s_map, map) < 0
+        || PyObject_GenericSetAttr(obj, st->s_map_reverse, rev) < 0
+        || PyObject_GenericSetAttr(obj, st->s_fpout, fpout) < 0
+        || PyObject_GenericSetAttr(obj, st->s_index, frames) < 0
+        || PyObject_GenericSetAttr(obj, st->s_label, label) < 0)
+        Py_CLEAR(obj);
+    Py_XDECREF(map);
+    Py_XDECREF(rev);
+    return obj;
+}
+
+/* The default of _close_flow: the flow's Index goes to every callback, then
+ * to self._stream, as pcapkit's tracer does it. */
+static int close_default(TracerObject *self, PyObject *label, PyObject *frames)
+{
+    core_state *st = self->st;
+    PyObject *fpout, *index, *callbacks, *r;
+    int rc = -1;
+
+    fpout = flow_path(self, label, PATH_CLOSED);
+    if (fpout == NULL)
+        return -1;
+    index = make_index(st, fpout, frames, label);
+    Py_DECREF(fpout);
+    if (index == NULL)
+        return -1;
+    callbacks = PyObject_GetAttr((PyObject *)self, st->s_callback_fn);
+    if (callbacks == NULL)
+        goto done;
+    if (PyList_CheckExact(callbacks)) {
+        Py_ssize_t i;
+        /* as a for loop over a list: the list may change meanwhile */
+        for (i = 0; i < PyList_GET_SIZE(callbacks); i++) {
+            PyObject *fn = Py_NewRef(PyList_GET_ITEM(callbacks, i));
+            r = PyObject_CallOneArg(fn, index);
+            Py_DECREF(fn);
+            if (r == NULL)
+                goto done;
+            Py_DECREF(r);
+        }
+    } else {
+        PyObject *it = PyObject_GetIter(callbacks), *fn;
+        if (it == NULL)
+            goto done;
+        while ((fn = PyIter_Next(it)) != NULL) {
+            r = PyObject_CallOneArg(fn, index);
+            Py_DECREF(fn);
+            if (r == NULL)
+                break;
+            Py_DECREF(r);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred())
+            goto done;
+    }
+    if (setting(self, self->stream, "_stream") == NULL)
+        goto done;
+    if (PyList_CheckExact(self->stream)) {
+        if (PyList_Append(self->stream, index) < 0)
+            goto done;
+    } else {
+        r = PyObject_CallMethodOneArg(self->stream, st->s_append, index);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    rc = 0;
+done:
+    Py_XDECREF(callbacks);
+    Py_DECREF(index);
+    return rc;
+}
+
+/* Whether the subclass left hook `name` to Tracer (done in C then). */
+static int hook_is_default(TracerObject *self, PyObject *name, PyObject *default_hook)
+{
+    return _PyType_Lookup(Py_TYPE(self), name) == default_hook;
+}
+
+/* The dumper of an open flow, made now if it was left to be made when asked. */
+static PyObject *flow_dumper(TracerObject *self, flow_rec *rec)
+{
+    if (rec->dumper == NULL) {
+        if (self->st->null_dumper == NULL) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "pcapkit_tcpflow._core._set_defaults() was not called");
+            return NULL;
+        }
+        rec->dumper = make_dumper(self, self->st->null_dumper, rec->label, Py_None);
+        if (rec->dumper == NULL)
+            return NULL;
+    }
+    return Py_NewRef(rec->dumper);
+}
+
 /* Opens a flow for a packet whose key is not in the table. */
 static int open_flow(TracerObject *self, const packet_view *pkt, const tf_flow_key *key, PyObject *src,
                      PyObject *dst, tf_flow_id *id)
 {
     core_state *st = self->st;
     PyObject *timestamp = NULL, *protocol = NULL, *label = NULL, *dumper = NULL;
-    PyObject *bufid = NULL, *record = NULL, *sport = NULL, *dport = NULL;
-    Py_ssize_t n;
+    flow_rec *rec;
     tf_status status;
     int rc = -1;
 
+    if ((uint64_t)self->nrecs != tf_flowtable_flow_count(self->table)) {
+        PyErr_SetString(PyExc_SystemError, "flow table and flow records disagree");
+        return -1;
+    }
+    if (self->nrecs == self->caprecs) {
+        size_t cap = self->caprecs ? self->caprecs + self->caprecs / 2 : 64;
+        flow_rec **grown = PyMem_Realloc(self->recs, cap * sizeof(*grown));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->recs = grown;
+        self->caprecs = cap;
+    }
     timestamp = get_field(pkt, st->s_timestamp);
     if (timestamp == NULL)
         goto done;
@@ -528,45 +837,49 @@ static int open_flow(TracerObject *self, const packet_view *pkt, const tf_flow_k
     protocol = get_field(pkt, st->s_protocol);
     if (protocol == NULL)
         goto done;
-    label = make_label(st, key, src, dst, timestamp);
+    label = label_fast(st, key, src, dst, timestamp);
+    if (label == NULL && !PyErr_Occurred())
+        label = make_label(st, key, src, dst, timestamp);
     if (label == NULL)
         goto done;
-    dumper = PyObject_CallMethodObjArgs((PyObject *)self, st->s_open_flow, label, protocol, NULL);
-    if (dumper == NULL)
+    if (!hook_is_default(self, st->s_open_flow, st->default_open_flow))
+        dumper = PyObject_CallMethodObjArgs((PyObject *)self, st->s_open_flow, label, protocol, NULL);
+    else if (setting(self, self->foutio, "_foutio") == NULL)
         goto done;
-    sport = PyLong_FromLong(key->src_port);
-    dport = PyLong_FromLong(key->dst_port);
-    if (sport == NULL || dport == NULL)
+    else if (self->foutio != st->null_dumper) /* "no output": made when asked for */
+        dumper = make_dumper(self, self->foutio, label, protocol);
+    if (dumper == NULL && PyErr_Occurred())
         goto done;
-    bufid = PyTuple_Pack(4, src, sport, dst, dport);
-    if (bufid == NULL)
-        goto done;
-    record = PyTuple_Pack(3, label, dumper, bufid);
-    if (record == NULL)
-        goto done;
-    n = PyList_GET_SIZE(self->flows);
-    if ((uint64_t)n != tf_flowtable_flow_count(self->table)) {
+    /* A hook may have traced meanwhile from another thread: the table and
+     * the records must still agree. */
+    if ((uint64_t)self->nrecs != tf_flowtable_flow_count(self->table)
+        || self->nrecs >= self->caprecs) {
         PyErr_SetString(PyExc_SystemError, "flow table and flow records disagree");
         goto done;
     }
-    if (PyList_Append(self->flows, record) < 0)
+    rec = PyMem_Malloc(sizeof(*rec));
+    if (rec == NULL) {
+        PyErr_NoMemory();
         goto done;
+    }
     status = tf_flowtable_open(self->table, key, id);
     if (status != TF_OK) {
-        PyList_SetSlice(self->flows, n, n + 1, NULL);
+        PyMem_Free(rec);
         tfpy_raise_status(status, NULL);
         goto done;
     }
+    self->recs[self->nrecs++] = rec;
+    rec->label = label;
+    rec->dumper = dumper;
+    rec->src = Py_NewRef(src);
+    rec->dst = Py_NewRef(dst);
+    label = dumper = NULL;
     rc = 0;
 done:
     Py_XDECREF(timestamp);
     Py_XDECREF(protocol);
     Py_XDECREF(label);
     Py_XDECREF(dumper);
-    Py_XDECREF(sport);
-    Py_XDECREF(dport);
-    Py_XDECREF(bufid);
-    Py_XDECREF(record);
     return rc;
 }
 
@@ -590,6 +903,36 @@ static int enter(TracerObject *self)
     return 0;
 }
 
+/* Closes flow id after its FIN: the record is dropped, as pcapkit drops the
+ * buffer, then the flow's Index is made and handed on. */
+static int close_flow(TracerObject *self, tf_flow_id id)
+{
+    core_state *st = self->st;
+    PyObject *frames, *label;
+    tf_flow_info info;
+    int rc;
+
+    tf_flowtable_info(self->table, id, &info);
+    frames = tfpy_frames_tuple(&info);
+    if (frames == NULL)
+        return -1;
+    label = Py_NewRef(self->recs[id]->label);
+    rec_drop(self, (size_t)id);
+    tf_flowtable_close(self->table, id);
+    tf_flowtable_release_frames(self->table, id);
+    if (hook_is_default(self, st->s_close_flow, st->default_close_flow)) {
+        rc = close_default(self, label, frames);
+    } else {
+        PyObject *r = PyObject_CallMethodObjArgs((PyObject *)self, st->s_close_flow, label, frames,
+                                                 NULL);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    }
+    Py_DECREF(label);
+    Py_DECREF(frames);
+    return rc;
+}
+
 PyDoc_STRVAR(Tracer_trace_doc,
 "trace($self, packet, /, *, output=False)\n--\n\n"
 "Trace one packet; return its flow's label, or with output=True the flow's dumper.");
@@ -599,12 +942,12 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
 {
     core_state *st = self->st;
     PyObject *pkt, *src = NULL, *dst = NULL, *finobj = NULL, *result = NULL;
-    PyObject *record, *frames = NULL, *label = NULL, *ret;
+    PyObject *ret;
     int output = 0, fin;
     tf_flow_key key;
     tf_flow_id id;
-    tf_flow_info info;
     uint64_t frame;
+    uint32_t hash;
     tf_status status;
     packet_view view = {NULL, NULL, 0};
 
@@ -634,7 +977,7 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
         return NULL;
 
     if (view_packet(self, pkt, &view) < 0)
-        return NULL;
+        goto done;
     tf_flow_key_init(&key);
     if (get_address(self, &view, st->s_src, key.src, &key.src_family, &key.src_zone, &src) < 0)
         goto done;
@@ -644,6 +987,8 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
         goto done;
     if (get_port(&view, st->s_dstport, &key.dst_port) < 0)
         goto done;
+    /* the flow's slot loads while fin and index are read */
+    hash = tf_flowtable_prefetch(self->table, &key);
     finobj = get_field(&view, st->s_fin);
     if (finobj == NULL)
         goto done;
@@ -653,7 +998,7 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
     if (get_frame_number(&view, st->s_index, &frame) < 0)
         goto done;
 
-    if (tf_flowtable_find(self->table, &key, &id)) {
+    if (tf_flowtable_find_hashed(self->table, &key, hash, &id)) {
         status = tf_flowtable_append(self->table, id, frame);
         if (status != TF_OK) {
             tfpy_raise_status(status, NULL);
@@ -667,32 +1012,12 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
     }
     Py_CLEAR(self->submit_cache);
 
-    record = PyList_GET_ITEM(self->flows, (Py_ssize_t)id);
-    ret = PyTuple_GET_ITEM(record, output ? 1 : 0);
-    Py_INCREF(ret);
-
-    if (fin) {
-        tf_flowtable_info(self->table, id, &info);
-        frames = tfpy_frames_tuple(&info);
-        if (frames == NULL) {
-            Py_DECREF(ret);
-            goto done;
-        }
-        label = Py_NewRef(PyTuple_GET_ITEM(record, 0));
-        tf_flowtable_close(self->table, id);
-        tf_flowtable_release_frames(self->table, id);
-        /* The record is dropped, as pcapkit drops the buffer. */
-        Py_INCREF(Py_None);
-        PyList_SetItem(self->flows, (Py_ssize_t)id, Py_None);
-        {
-            PyObject *r = PyObject_CallMethodObjArgs((PyObject *)self, st->s_close_flow, label,
-                                                     frames, NULL);
-            if (r == NULL) {
-                Py_DECREF(ret);
-                goto done;
-            }
-            Py_DECREF(r);
-        }
+    ret = output ? flow_dumper(self, self->recs[id]) : Py_NewRef(self->recs[id]->label);
+    if (ret == NULL)
+        goto done;
+    if (fin && close_flow(self, id) < 0) {
+        Py_DECREF(ret);
+        goto done;
     }
     result = ret;
 done:
@@ -701,8 +1026,6 @@ done:
     Py_XDECREF(src);
     Py_XDECREF(dst);
     Py_XDECREF(finobj);
-    Py_XDECREF(frames);
-    Py_XDECREF(label);
     return result;
 }
 
@@ -718,18 +1041,22 @@ static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignor
 
     if (list == NULL)
         return NULL;
-    for (id = 0; id < count; id++) {
-        PyObject *frames, *item, *record;
+    for (id = 0; id < count && id < self->nrecs; id++) {
+        PyObject *frames, *item, *dumper, *bufid;
+        flow_rec *rec = self->recs[id];
         tf_flowtable_info(self->table, id, &info);
-        if (!info.open)
+        if (!info.open || rec == NULL)
             continue;
-        frames = tfpy_frames_tuple(&info);
-        if (frames == NULL)
+        dumper = flow_dumper(self, rec);
+        if (dumper == NULL)
             goto error;
-        record = PyList_GET_ITEM(self->flows, (Py_ssize_t)id);
-        item = PyTuple_Pack(4, PyTuple_GET_ITEM(record, 0), frames, PyTuple_GET_ITEM(record, 1),
-                            PyTuple_GET_ITEM(record, 2));
-        Py_DECREF(frames);
+        bufid = Py_BuildValue("(OiOi)", rec->src, (int)info.key->src_port, rec->dst,
+                              (int)info.key->dst_port);
+        frames = bufid ? tfpy_frames_tuple(&info) : NULL;
+        item = frames ? PyTuple_Pack(4, rec->label, frames, dumper, bufid) : NULL;
+        Py_DECREF(dumper);
+        Py_XDECREF(bufid);
+        Py_XDECREF(frames);
         if (item == NULL || PyList_Append(list, item) < 0) {
             Py_XDECREF(item);
             goto error;
@@ -740,6 +1067,80 @@ static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignor
 error:
     Py_DECREF(list);
     return NULL;
+}
+
+PyDoc_STRVAR(Tracer_open_indexes_doc,
+"_open_indexes($self, /)\n--\n\n"
+"List of the Index records of the open flows in the order they were opened.");
+
+static PyObject *Tracer_open_indexes(TracerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = PyList_New(0);
+    uint64_t id, count = tf_flowtable_flow_count(self->table);
+    tf_flow_info info;
+
+    if (list == NULL)
+        return NULL;
+    for (id = 0; id < count && id < self->nrecs; id++) {
+        PyObject *frames, *fpout, *index;
+        flow_rec *rec = self->recs[id];
+        tf_flowtable_info(self->table, id, &info);
+        if (!info.open || rec == NULL)
+            continue;
+        fpout = flow_path(self, rec->label, PATH_SUBMIT);
+        frames = fpout ? tfpy_frames_tuple(&info) : NULL;
+        index = frames ? make_index(self->st, fpout, frames, rec->label) : NULL;
+        Py_XDECREF(fpout);
+        Py_XDECREF(frames);
+        if (index == NULL || PyList_Append(list, index) < 0) {
+            Py_XDECREF(index);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(index);
+    }
+    return list;
+}
+
+PyDoc_STRVAR(Tracer_open_flow_doc,
+"_open_flow($self, label, protocol, /)\n--\n\n"
+"Hook called when a packet opens a flow; returns the flow's dumper.\n"
+"The default makes self._foutio(fname=f'{self._fproot}/{label}{self._fdpext or \"\"}',\n"
+"protocol=protocol, byteorder=self._endian, nanosecond=self._nnsecd).");
+
+static PyObject *Tracer_open_flow_hook(TracerObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_open_flow() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_open_flow() label must be a str");
+        return NULL;
+    }
+    if (setting(self, self->foutio, "_foutio") == NULL)
+        return NULL;
+    return make_dumper(self, self->foutio, args[0], args[1]);
+}
+
+PyDoc_STRVAR(Tracer_close_flow_doc,
+"_close_flow($self, label, frames, /)\n--\n\n"
+"Hook called when a FIN closes a flow.  The default makes the flow's Index,\n"
+"calls every function of __callback_fn__ with it and appends it to _stream.");
+
+static PyObject *Tracer_close_flow_hook(TracerObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_close_flow() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_close_flow() label must be a str");
+        return NULL;
+    }
+    if (close_default(self, args[0], args[1]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 static PyObject *Tracer_get_submit_cache(TracerObject *self, void *Py_UNUSED(closure))
@@ -766,7 +1167,25 @@ static PyMethodDef Tracer_methods[] = {
     {"trace", (PyCFunction)(void (*)(void))Tracer_trace, METH_FASTCALL | METH_KEYWORDS,
      Tracer_trace_doc},
     {"_open_flows", (PyCFunction)Tracer_open_flows, METH_NOARGS, Tracer_open_flows_doc},
+    {"_open_indexes", (PyCFunction)Tracer_open_indexes, METH_NOARGS, Tracer_open_indexes_doc},
+    {"_open_flow", (PyCFunction)(void (*)(void))Tracer_open_flow_hook, METH_FASTCALL,
+     Tracer_open_flow_doc},
+    {"_close_flow", (PyCFunction)(void (*)(void))Tracer_close_flow_hook, METH_FASTCALL,
+     Tracer_close_flow_doc},
     {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Tracer_members[] = {
+    {"_fproot", T_OBJECT, offsetof(TracerObject, fproot), 0, "Output root folder."},
+    {"_fdpext", T_OBJECT, offsetof(TracerObject, fdpext), 0,
+     "Output file extension (None: no output)."},
+    {"_foutio", T_OBJECT, offsetof(TracerObject, foutio), 0, "Dumper class of the output format."},
+    {"_endian", T_OBJECT, offsetof(TracerObject, endian), 0, "Byte order of output files."},
+    {"_nnsecd", T_OBJECT, offsetof(TracerObject, nnsecd), 0,
+     "Nanosecond-resolution output files."},
+    {"_stream", T_OBJECT, offsetof(TracerObject, stream), 0,
+     "Closed flows' Index records, in the order they closed."},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyGetSetDef Tracer_getset[] = {
@@ -779,8 +1198,9 @@ static PyGetSetDef Tracer_getset[] = {
 PyDoc_STRVAR(Tracer_doc,
 "Tracer()\n--\n\n"
 "C flow table under pcapkit_tcpflow.TCP; subclass it, do not use it directly.\n"
-"Subclasses provide _open_flow(label, protocol) -> dumper and\n"
-"_close_flow(label, frames).");
+"A subclass sets _fproot, _fdpext, _foutio, _endian, _nnsecd and _stream;\n"
+"it may override the hooks _open_flow(label, protocol) -> dumper and\n"
+"_close_flow(label, frames), whose defaults are done in C.");
 
 static PyType_Slot Tracer_slots[] = {
     {Py_tp_new, Tracer_new},
@@ -788,6 +1208,7 @@ static PyType_Slot Tracer_slots[] = {
     {Py_tp_traverse, Tracer_traverse},
     {Py_tp_clear, Tracer_clear},
     {Py_tp_methods, Tracer_methods},
+    {Py_tp_members, Tracer_members},
     {Py_tp_getset, Tracer_getset},
     {Py_tp_doc, (void *)Tracer_doc},
     {0, NULL},
@@ -800,4 +1221,3 @@ PyType_Spec tfpy_tracer_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = Tracer_slots,
 };
-

@@ -153,6 +153,25 @@ static uint64_t probe(const tf_flowtable *t, const tf_flow_key *key, uint32_t ha
     }
 }
 
+uint32_t tf_flowtable_prefetch(const tf_flowtable *t, const tf_flow_key *key)
+{
+    uint32_t hash = key_hash(t->seed, key);
+
+    __builtin_prefetch(&t->slots[hash & t->slot_mask]);
+    return hash;
+}
+
+int tf_flowtable_find_hashed(const tf_flowtable *t, const tf_flow_key *key, uint32_t hash,
+                             tf_flow_id *id)
+{
+    uint64_t i = probe(t, key, hash);
+
+    if (t->slots[i].id1 == 0)
+        return 0;
+    *id = t->slots[i].id1 - 1;
+    return 1;
+}
+
 int tf_flowtable_find(const tf_flowtable *t, const tf_flow_key *key, tf_flow_id *id)
 {
     uint32_t hash = key_hash(t->seed, key);

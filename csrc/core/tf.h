@@ -118,6 +118,12 @@ void tf_flowtable_free(tf_flowtable *table);
 
 /* Looks an open flow up.  Returns 1 and sets *id when found, 0 otherwise. */
 int tf_flowtable_find(const tf_flowtable *table, const tf_flow_key *key, tf_flow_id *id);
+/* The same in two steps, so that other work can hide the memory latency:
+ * prefetch returns the key's hash and starts loading its slot; find_hashed
+ * takes that hash (valid until the table changes). */
+uint32_t tf_flowtable_prefetch(const tf_flowtable *table, const tf_flow_key *key);
+int tf_flowtable_find_hashed(const tf_flowtable *table, const tf_flow_key *key, uint32_t hash,
+                             tf_flow_id *id);
 
 /*
  * Opens a new flow for key, which must not be open already (TF_ERR_INVALID).

@@ -210,6 +210,15 @@ static void test_flowtable_basic(void)
     /* A separately built equal key finds the same flow. */
     make_v4_key(&k1_copy, UINT32_C(0x0a000002), 80, UINT32_C(0x0a000001), 1000);
     CHECK(tf_flowtable_find(t, &k1_copy, &id) == 1 && id == 1);
+    /* The two-step lookup agrees with the one-step one. */
+    CHECK(tf_flowtable_find_hashed(t, &k2, tf_flowtable_prefetch(t, &k2), &id) == 1 && id == 2);
+    {
+        tf_flow_key absent;
+        make_v4_key(&absent, UINT32_C(0x0a000009), 9, UINT32_C(0x0a000002), 80);
+        id = 4242;
+        CHECK(tf_flowtable_find_hashed(t, &absent, tf_flowtable_prefetch(t, &absent), &id) == 0);
+        CHECK(id == 4242);
+    }
 
     /* Opening an open key is an error and changes nothing. */
     id = 777;
