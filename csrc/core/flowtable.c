@@ -20,17 +20,19 @@
  * seed (multiply-rotate per word, a full avalanche at the end), so crafted
  * captures cannot aim at one bucket without knowing it.
  *
- * Each flow keeps its frame numbers in a growable uint64_t array (8 bytes a
- * frame).  Opening a flow reserves room for its first frame and for its
- * entry in `closed`, so the steps that follow a successful open cannot fail
- * and the caller never has to undo half an update.
+ * Each flow keeps its frame numbers as varints (below): the first
+ * LOCAL_FRAME_BYTES bytes inside the flow itself, so a short flow needs no
+ * allocation of its own, then in a growable heap array.  Opening a flow
+ * makes room for its first frame (a varint fits in the local bytes) and
+ * for its entry in `closed`, so the steps that follow a successful open
+ * cannot fail and the caller never has to undo half an update.
  */
 #include <string.h>
 
 #include "tf.h"
 
 #define INITIAL_SLOTS 64u
-#define INITIAL_FRAME_BYTES 16u /* room for the first frames (>= one varint) */
+#define LOCAL_FRAME_BYTES 16u /* frame bytes kept inside the flow (>= one varint) */
 #define MAX_FLOWS ((uint64_t)UINT32_MAX - 1u)
 
 /* Frame numbers are stored as the differences between consecutive ones
@@ -38,14 +40,31 @@
  * LEB128 varint: 1 or 2 bytes for the usual gaps instead of 8. */
 typedef struct flow {
     tf_flow_key key;
-    uint8_t *frames;       /* varints; NULL once released */
-    uint64_t frame_count;
+    union {
+        uint8_t local[LOCAL_FRAME_BYTES]; /* frames_cap == LOCAL_FRAME_BYTES */
+        uint8_t *heap;                    /* frames_cap > LOCAL_FRAME_BYTES */
+    } frames;              /* varints; none once released (frames_cap 0) */
     uint64_t last_frame;   /* the last frame appended */
+    uint32_t frame_count;  /* at most frames_len: a varint has one byte or more */
     uint32_t frames_len;   /* bytes used */
-    uint32_t frames_cap;   /* bytes allocated */
-    uint32_t hash;
+    uint32_t frames_cap;   /* bytes of room */
     uint8_t open;
 } flow;
+
+static uint8_t *frame_bytes(flow *f)
+{
+    if (f->frames_cap == 0)
+        return NULL;
+    return f->frames_cap == LOCAL_FRAME_BYTES ? f->frames.local : f->frames.heap;
+}
+
+static void free_frames(const tf_allocator *a, flow *f)
+{
+    if (f->frames_cap > LOCAL_FRAME_BYTES)
+        tf_free(a, f->frames.heap);
+    f->frames_cap = 0;
+    f->frames_len = 0;
+}
 
 typedef struct slot {
     uint32_t hash;
@@ -131,7 +150,7 @@ void tf_flowtable_free(tf_flowtable *t)
     if (t == NULL)
         return;
     for (i = 0; i < t->flow_count; i++)
-        tf_free(t->alloc, t->flows[i].frames);
+        free_frames(t->alloc, &t->flows[i]);
     tf_free(t->alloc, t->flows);
     tf_free(t->alloc, t->closed);
     tf_free(t->alloc, t->slots);
@@ -241,7 +260,6 @@ tf_status tf_flowtable_open(tf_flowtable *t, const tf_flow_key *key, tf_flow_id 
     uint32_t hash = key_hash(t->seed, key);
     uint64_t i;
     tf_status st;
-    uint8_t *frames;
     flow *f;
 
     if (t->flow_count >= MAX_FLOWS)
@@ -260,16 +278,11 @@ tf_status tf_flowtable_open(tf_flowtable *t, const tf_flow_key *key, tf_flow_id 
                  t->flow_count + 1 - t->closed_count, sizeof(uint64_t), 16);
     if (st != TF_OK)
         return st;
-    frames = tf_malloc(t->alloc, INITIAL_FRAME_BYTES);
-    if (frames == NULL)
-        return TF_ERR_NOMEM;
 
     f = &t->flows[t->flow_count];
     memset(f, 0, sizeof(*f));
     f->key = *key;
-    f->frames = frames;
-    f->frames_cap = INITIAL_FRAME_BYTES;
-    f->hash = hash;
+    f->frames_cap = LOCAL_FRAME_BYTES;
     f->open = 1;
 
     i = probe(t, key, hash);
@@ -285,30 +298,38 @@ tf_status tf_flowtable_append(tf_flowtable *t, tf_flow_id id, uint64_t frame)
 {
     flow *f;
     uint64_t delta, zz;
-    uint8_t *p;
+    uint8_t enc[TF_VARINT_MAX];
+    uint32_t n = 0;
 
     if (id >= t->flow_count || !t->flows[id].open)
         return TF_ERR_INVALID;
     f = &t->flows[id];
-    if (f->frames_cap - f->frames_len < TF_VARINT_MAX) {
-        uint64_t cap = (uint64_t)f->frames_cap * 2;
-        if (cap > UINT32_MAX)
-            return TF_ERR_LIMIT;
-        p = tf_realloc(t->alloc, f->frames, (size_t)cap);
-        if (p == NULL)
-            return TF_ERR_NOMEM;
-        f->frames = p;
-        f->frames_cap = (uint32_t)cap;
-    }
     delta = frame - f->last_frame; /* wraps: any order round-trips */
     zz = (delta << 1) ^ (uint64_t)-(int64_t)(delta >> 63);
-    p = f->frames + f->frames_len;
     while (zz >= 0x80) {
-        *p++ = (uint8_t)(zz | 0x80);
+        enc[n++] = (uint8_t)(zz | 0x80);
         zz >>= 7;
     }
-    *p++ = (uint8_t)zz;
-    f->frames_len = (uint32_t)(p - f->frames);
+    enc[n++] = (uint8_t)zz;
+    if (n > f->frames_cap - f->frames_len) {
+        uint64_t cap = (uint64_t)f->frames_cap * 2;
+        uint8_t *p;
+        if (cap > UINT32_MAX || f->frame_count == UINT32_MAX)
+            return TF_ERR_LIMIT;
+        if (f->frames_cap == LOCAL_FRAME_BYTES) {
+            p = tf_malloc(t->alloc, (size_t)cap);
+            if (p != NULL)
+                memcpy(p, f->frames.local, f->frames_len);
+        } else {
+            p = tf_realloc(t->alloc, f->frames.heap, (size_t)cap);
+        }
+        if (p == NULL)
+            return TF_ERR_NOMEM;
+        f->frames.heap = p;
+        f->frames_cap = (uint32_t)cap;
+    }
+    memcpy(frame_bytes(f) + f->frames_len, enc, n);
+    f->frames_len += n;
     f->last_frame = frame;
     f->frame_count++;
     return TF_OK;
@@ -348,7 +369,7 @@ tf_status tf_flowtable_close(tf_flowtable *t, tf_flow_id id)
     if (id >= t->flow_count || !t->flows[id].open)
         return TF_ERR_INVALID;
     f = &t->flows[id];
-    i = probe(t, &f->key, f->hash);
+    i = probe(t, &f->key, key_hash(t->seed, &f->key));
     /* Backward-shift deletion: pull later members of the cluster into the
      * hole when their home slot does not lie between the hole and them. */
     for (;;) {
@@ -375,15 +396,9 @@ done:
 
 void tf_flowtable_release_frames(tf_flowtable *t, tf_flow_id id)
 {
-    flow *f;
-
     if (id >= t->flow_count || t->flows[id].open)
         return;
-    f = &t->flows[id];
-    tf_free(t->alloc, f->frames);
-    f->frames = NULL;
-    f->frames_cap = 0;
-    f->frames_len = 0;
+    free_frames(t->alloc, &t->flows[id]);
 }
 
 uint64_t tf_flowtable_flow_count(const tf_flowtable *t)
@@ -408,10 +423,10 @@ tf_flow_id tf_flowtable_closed_at(const tf_flowtable *t, uint64_t i)
 
 void tf_flowtable_info(const tf_flowtable *t, tf_flow_id id, tf_flow_info *info)
 {
-    const flow *f = &t->flows[id];
+    flow *f = &t->flows[id];
 
     info->key = &f->key;
-    info->frame_bytes = f->frames;
+    info->frame_bytes = frame_bytes(f);
     info->frame_bytes_len = f->frames_len;
     info->frame_count = f->frame_count;
     info->open = f->open;

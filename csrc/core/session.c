@@ -28,16 +28,21 @@
 #define FLUSH_AT (64u * 1024u)
 #define PENDING_BUDGET (64u * 1024u * 1024u)
 
+/* What a session keeps of every flow beside the flow table's entry. */
 typedef struct flow_extra {
+    tf_flow_stats stats;
     char *digits;      /* exact fraction digits of the first time, when kept */
+} flow_extra;
+
+/* What it keeps of every flow when it writes flow files. */
+typedef struct flow_out {
     uint8_t *pending;  /* encoded records not yet written */
     uint32_t pending_len;
     uint32_t pending_cap;
     uint32_t linktype;
     int32_t slot;      /* open-file slot, or -1 */
     uint8_t created;   /* the file exists (header written) */
-    tf_flow_stats stats;
-} flow_extra;
+} flow_out;
 
 typedef struct open_file {
     FILE *fp;
@@ -53,6 +58,7 @@ struct tf_session {
     tf_reader *reader;
     tf_flowtable *flows;
     flow_extra *extra;
+    flow_out *out;     /* NULL without output files */
     uint64_t extra_cap;
     open_file *files;
     uint32_t nfiles;
@@ -123,11 +129,11 @@ static tf_status close_slot(tf_session *s, uint32_t slot)
 
     if (fclose(f->fp) != 0)
         st = TF_ERR_IO;
-    s->extra[f->flow].slot = -1;
+    s->out[f->flow].slot = -1;
     s->nfiles--;
     if (slot != s->nfiles) {
         s->files[slot] = s->files[s->nfiles];
-        s->extra[s->files[slot].flow].slot = (int32_t)slot;
+        s->out[s->files[slot].flow].slot = (int32_t)slot;
     }
     return st;
 }
@@ -143,9 +149,11 @@ void tf_session_free(tf_session *s)
     n = s->flows ? tf_flowtable_flow_count(s->flows) : 0;
     for (i = 0; i < n; i++) {
         tf_free(s->alloc, s->extra[i].digits);
-        tf_free(s->alloc, s->extra[i].pending);
+        if (s->out != NULL)
+            tf_free(s->alloc, s->out[i].pending);
     }
     tf_free(s->alloc, s->extra);
+    tf_free(s->alloc, s->out);
     tf_free(s->alloc, s->files);
     tf_free(s->alloc, s->dir);
     tf_free(s->alloc, s->ext);
@@ -174,7 +182,7 @@ static tf_status open_flow_file(tf_session *s, uint64_t id, int create, char *er
 {
     char path[4096];
     char label[TF_LABEL_MAX];
-    flow_extra *x = &s->extra[id];
+    flow_out *x = &s->out[id];
     FILE *fp;
     uint32_t slot;
 
@@ -219,7 +227,7 @@ static tf_status open_flow_file(tf_session *s, uint64_t id, int create, char *er
 /* Writes a flow's gathered records to its file. */
 static tf_status flush_flow(tf_session *s, uint64_t id, char *errbuf)
 {
-    flow_extra *x = &s->extra[id];
+    flow_out *x = &s->out[id];
     tf_status st;
 
     if (x->created && x->pending_len == 0)
@@ -264,7 +272,7 @@ static tf_status flush_all(tf_session *s, char *errbuf)
     char other[TF_ERRBUF_SIZE];
 
     for (id = 0; id < n; id++) {
-        if (s->extra[id].pending_len == 0 && s->extra[id].created)
+        if (s->out[id].pending_len == 0 && s->out[id].created)
             continue;
         st = flush_flow(s, id, first == TF_OK ? errbuf : other);
         if (st != TF_OK && first == TF_OK)
@@ -275,7 +283,7 @@ static tf_status flush_all(tf_session *s, char *errbuf)
 
 static tf_status write_record(tf_session *s, uint64_t id, const tf_record *rec, char *errbuf)
 {
-    flow_extra *x = &s->extra[id];
+    flow_out *x = &s->out[id];
     tf_pcap_format fmt = s->opt.pcap;
     uint64_t need = 16 + (uint64_t)rec->caplen;
     uint8_t *hdr;
@@ -321,6 +329,7 @@ static tf_status write_record(tf_session *s, uint64_t id, const tf_record *rec, 
     return TF_OK;
 }
 
+/* Makes room for n flows in s->extra (and s->out when writing files). */
 static tf_status reserve_extra(tf_session *s, uint64_t n)
 {
     flow_extra *p;
@@ -331,9 +340,15 @@ static tf_status reserve_extra(tf_session *s, uint64_t n)
     cap = s->extra_cap ? s->extra_cap : 64;
     while (cap < n)
         cap += cap / 2; /* 1.5x: bounded slack per flow */
+    if (s->dir != NULL) {
+        flow_out *o = tf_reallocarray(s->alloc, s->out, (size_t)cap, sizeof(*o));
+        if (o == NULL)
+            return TF_ERR_NOMEM;
+        s->out = o;
+    }
     p = tf_reallocarray(s->alloc, s->extra, (size_t)cap, sizeof(*p));
     if (p == NULL)
-        return TF_ERR_NOMEM;
+        return TF_ERR_NOMEM; /* s->out may be larger than needed: harmless */
     s->extra = p;
     s->extra_cap = cap;
     return TF_OK;
@@ -364,8 +379,11 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
         }
         memset(&s->extra[id], 0, sizeof(s->extra[id]));
         s->extra[id].digits = copy;
-        s->extra[id].linktype = rec->linktype;
-        s->extra[id].slot = -1;
+        if (s->out != NULL) {
+            memset(&s->out[id], 0, sizeof(s->out[id]));
+            s->out[id].linktype = rec->linktype;
+            s->out[id].slot = -1;
+        }
         s->extra[id].stats.first_sec = rec->ts_sec;
         s->extra[id].stats.first_nsec = rec->ts_nsec;
         tf_flowtable_append(s->flows, id, s->frames);
@@ -397,7 +415,8 @@ static tf_status trace_record(tf_session *s, const tf_record *rec, char *errbuf)
                 return st;
             }
         }
-        if (s->extra[id].slot >= 0 && close_slot(s, (uint32_t)s->extra[id].slot) != TF_OK) {
+        if (s->out != NULL && s->out[id].slot >= 0
+            && close_slot(s, (uint32_t)s->out[id].slot) != TF_OK) {
             char label[TF_LABEL_MAX];
             int saved = errno;
             tf_session_label(s, id, label);

@@ -90,6 +90,7 @@ typedef struct tf_flowtable tf_flowtable;
  * in the order they were opened. */
 typedef uint64_t tf_flow_id;
 
+/* key and frame_bytes point into the table: read them before it changes. */
 typedef struct tf_flow_info {
     const tf_flow_key *key;
     const uint8_t *frame_bytes; /* encoded frame numbers; NULL once released */
@@ -120,7 +121,7 @@ void tf_flowtable_free(tf_flowtable *table);
 int tf_flowtable_find(const tf_flowtable *table, const tf_flow_key *key, tf_flow_id *id);
 /* The same in two steps, so that other work can hide the memory latency:
  * prefetch returns the key's hash and starts loading its slot; find_hashed
- * takes that hash (valid until the table changes). */
+ * takes that hash. */
 uint32_t tf_flowtable_prefetch(const tf_flowtable *table, const tf_flow_key *key);
 int tf_flowtable_find_hashed(const tf_flowtable *table, const tf_flow_key *key, uint32_t hash,
                              tf_flow_id *id);

@@ -885,7 +885,8 @@ static void test_alloc_failures(void)
     CHECK(nomem == 0);
     CHECK(fa.failures == 0);
     total = fa.calls;
-    CHECK(total > SEQ_FLOWS); /* at least one allocation per open */
+    /* every third flow gets SEQ_FRAMES frames: more than its local bytes hold */
+    CHECK(total > (SEQ_FLOWS + 2) / 3);
     printf("  allocation sequence makes %ld allocator calls\n", total);
 
     for (sticky = 0; sticky <= 1; sticky++) {
@@ -998,7 +999,8 @@ static void test_session_alloc_failures(void)
         CHECK(run_session(&fa, path, out) == 0);
         CHECK(fa.live == 0);
         total = fa.calls;
-        CHECK(total > 10);
+        printf("  session (%s) makes %ld allocator calls\n", out ? "files" : "no files", total);
+        CHECK(total > 5);
         for (n = 1; n <= total; n++) {
             memset(&fa, 0, sizeof(fa));
             fa.fail_at = n;
