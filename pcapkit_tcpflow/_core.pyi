@@ -177,8 +177,8 @@ class Session:
     def flows(self) -> list[_FlowRow]:
         """Every flow: open ones in opening order, then closed ones in closing order."""
 
-    def index_rows(self) -> list[tuple[str, tuple[int, ...], bool]]:
-        """(label, frames, closed) of every flow, in flows() order."""
+    def indexes(self, prefix: str | None, ext: str, /) -> list[Any]:
+        """The Index record of every flow, in flows() order; its fpout is f'{prefix}{label}{ext}', or None when prefix is None."""
 
     def stats_rows(self) -> list[_StatsRow]:
         """flows() without label and frames."""
@@ -202,6 +202,10 @@ class Session:
     @property
     def offset(self) -> int:
         """Bytes of the capture consumed so far."""
+
+    @property
+    def closed_count(self) -> int:
+        """Flows a FIN closed (the last ones of flows())."""
 
     @property
     def info(self) -> CaptureInfo:

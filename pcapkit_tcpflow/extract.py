@@ -399,16 +399,12 @@ def _run_native(fin: Any, out_dir: str | None, ext: str | None, big: bool, nsec:
         warnings.warn(f'{name}: {session.clamped} records have times outside what a pcap file '
                       'can hold (0 to 2**32-1 s); their flow files hold the nearest time',
                       TruncatedCaptureWarning, stacklevel=3)
-    make_index = _compat.index_factory()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of new records: no collection is due
     try:
-        rows = session.index_rows()
-        if ext is None:
-            flows = [make_index(None, row[1], row[0]) for row in rows]
-        else:
-            flows = [make_index(f'{out_dir}/{row[0]}{ext}', row[1], row[0]) for row in rows]
-        closed = [index for index, row in zip(flows, rows) if row[2]]
+        # open flows first, then the closed ones (pcapkit's order)
+        flows = session.indexes(None if ext is None else f'{out_dir}/', ext or '')
+        closed = flows[len(flows) - session.closed_count:]
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -148,3 +148,27 @@ def test_overridden_hooks_are_called(tmp_path):
     assert calls == [('open', label, 1), ('close', label, (1, 5))]
     assert [(i.fpout, i.index) for i in tcp.submit()] == [(f'{tmp_path}/{label}.pcap', (1, 5))]
     assert os.listdir(tmp_path) == [f'{label}.pcap']
+
+
+def test_index_records_made_in_c_equal_the_constructors(tmp_path):
+    """extract() and the tracer build Index records in C; each must be what
+    the Index constructor builds from the same fields."""
+    need_pcapkit()
+    import pathlib
+
+    import pcapkit_tcpflow
+    from pcapkit.foundation.traceflow.data.tcp import Index
+    sample = pathlib.Path(__file__).resolve().parent.parent / 'examples' / 'sample.pcap'
+    ext = pcapkit_tcpflow.extract(str(sample), nofile=True, trace=True, tcp=True,
+                                  trace_fout=str(tmp_path / 'out'))
+    tcp = TCP(str(tmp_path / 'tracer'), 'pcap')
+    tcp.trace(dict(protocol=1, index=3, frame=None, syn=False, fin=True,
+                   src=ipaddress.ip_address('10.0.0.1'), srcport=1,
+                   dst=ipaddress.ip_address('10.0.0.2'), dstport=2, timestamp=1.25))
+    records = list(ext.trace.tcp) + list(tcp.submit())
+    assert len(records) > 1
+    for record in records:
+        built = Index(fpout=record.fpout, index=record.index, label=record.label)
+        assert type(record) is Index
+        assert vars(record) == vars(built) and record == built and repr(record) == repr(built)
+        assert dict(record) == dict(built) and record.fpout.endswith(f'/{record.label}.pcap')

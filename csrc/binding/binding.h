@@ -72,6 +72,9 @@ Py_ssize_t tfpy_slot_offset(PyObject *type, const char *name);
 /* Sets the Python exception for a core status; returns NULL. */
 PyObject *tfpy_raise_status(tf_status st, PyObject *filename);
 
+/* Index(fpout=fpout, index=frames, label=label), as _set_defaults() set up. */
+PyObject *tfpy_make_index(core_state *st, PyObject *fpout, PyObject *frames, PyObject *label);
+
 /* A flow's frame numbers as a new tuple of ints. */
 PyObject *tfpy_frames_tuple(const tf_flow_info *info);
 

@@ -40,7 +40,8 @@ PyObject *tfpy_frames_tuple(const tf_flow_info *info)
         return NULL;
     tf_frames_begin(info, &it);
     while (i < (Py_ssize_t)info->frame_count && tf_frames_next(&it, &frame)) {
-        PyObject *n = PyLong_FromUnsignedLongLong(frame);
+        PyObject *n = frame <= LONG_MAX ? PyLong_FromLong((long)frame)
+                                        : PyLong_FromUnsignedLongLong(frame);
         if (n == NULL) {
             Py_DECREF(tuple);
             return NULL;
@@ -52,7 +53,38 @@ PyObject *tfpy_frames_tuple(const tf_flow_info *info)
         PyErr_SetString(PyExc_SystemError, "frame numbers of a flow were released");
         return NULL;
     }
+    /* A tuple of ints cannot be part of a cycle: the collector would untrack
+     * it on its first pass; doing it now spares that pass over every one. */
+    PyObject_GC_UnTrack(tuple);
     return tuple;
+}
+
+/* Index(fpout=fpout, index=frames, label=label) */
+PyObject *tfpy_make_index(core_state *st, PyObject *fpout, PyObject *frames, PyObject *label)
+{
+    PyObject *obj, *map = NULL, *rev = NULL;
+
+    if (st->index_factory == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "pcapkit_tcpflow._core._set_defaults() was not called");
+        return NULL;
+    }
+    if (st->index_type == NULL)
+        return PyObject_CallFunctionObjArgs(st->index_factory, fpout, frames, label, NULL);
+    /* what _compat.index_factory() checked equal to the constructor's */
+    obj = PyBaseObject_Type.tp_new((PyTypeObject *)st->index_type, st->empty_tuple, NULL);
+    if (obj == NULL)
+        return NULL;
+    map = PyDict_New();
+    rev = PyDict_New();
+    if (map == NULL || rev == NULL || PyObject_GenericSetAttr(obj, st->s_map, map) < 0
+        || PyObject_GenericSetAttr(obj, st->s_map_reverse, rev) < 0
+        || PyObject_GenericSetAttr(obj, st->s_fpout, fpout) < 0
+        || PyObject_GenericSetAttr(obj, st->s_index, frames) < 0
+        || PyObject_GenericSetAttr(obj, st->s_label, label) < 0)
+        Py_CLEAR(obj);
+    Py_XDECREF(map);
+    Py_XDECREF(rev);
+    return obj;
 }
 
 /* Every core status becomes a Python exception here and nowhere else. */

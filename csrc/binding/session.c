@@ -241,7 +241,7 @@ static PyObject *Session_finish(SessionObject *self, PyObject *Py_UNUSED(ignored
 }
 
 /* One flow as a tuple; what goes in it depends on the row kind. */
-enum row_kind { ROW_FULL, ROW_INDEX, ROW_STATS };
+enum row_kind { ROW_FULL, ROW_STATS, ROW_RECORD };
 
 static PyObject *stats_values(const tf_session *s, tf_flow_id id, const tf_flow_info *info)
 {
@@ -271,9 +271,6 @@ static PyObject *flow_row(const tf_session *s, tf_flow_id id, enum row_kind kind
     if (kind == ROW_STATS)
         return stats_values(s, id, &info);
     n = tf_session_label(s, id, text);
-    if (kind == ROW_INDEX) /* (label, frames, closed) */
-        return Py_BuildValue("(s#NO)", text, (Py_ssize_t)n, tfpy_frames_tuple(&info),
-                             info.open ? Py_False : Py_True);
     head = Py_BuildValue("(s#N)", text, (Py_ssize_t)n, tfpy_frames_tuple(&info));
     if (head == NULL)
         return NULL;
@@ -284,9 +281,44 @@ static PyObject *flow_row(const tf_session *s, tf_flow_id id, enum row_kind kind
     return row;
 }
 
+/* What flow_rows puts in its list: rows of a kind, or (ROW_RECORD) Index
+ * records whose file is f'{prefix}{label}{ext}' (None when prefix is None). */
+typedef struct {
+    enum row_kind kind;
+    core_state *st;   /* ROW_RECORD only */
+    PyObject *prefix;
+    PyObject *ext;
+} row_spec;
+
+static PyObject *index_record(const tf_session *s, tf_flow_id id, const row_spec *spec)
+{
+    tf_flow_info info;
+    PyObject *label, *frames = NULL, *fpout = NULL, *index = NULL;
+    char text[TF_LABEL_MAX];
+    size_t n;
+
+    tf_flowtable_info(tf_session_flowtable(s), id, &info);
+    n = tf_session_label(s, id, text);
+    label = PyUnicode_FromStringAndSize(text, (Py_ssize_t)n);
+    if (label == NULL)
+        return NULL;
+    frames = tfpy_frames_tuple(&info);
+    if (frames == NULL)
+        goto done;
+    fpout = spec->prefix == Py_None ? Py_NewRef(Py_None)
+                                    : PyUnicode_FromFormat("%U%U%U", spec->prefix, label, spec->ext);
+    if (fpout != NULL)
+        index = tfpy_make_index(spec->st, fpout, frames, label);
+done:
+    Py_DECREF(label);
+    Py_XDECREF(frames);
+    Py_XDECREF(fpout);
+    return index;
+}
+
 /* Puts the row of flow id at list[*k]; -1 with an exception on failure. */
 static int put_row(PyObject *list, uint64_t *k, const tf_session *s, tf_flow_id id,
-                   enum row_kind kind)
+                   const row_spec *spec)
 {
     PyObject *item;
 
@@ -294,7 +326,7 @@ static int put_row(PyObject *list, uint64_t *k, const tf_session *s, tf_flow_id 
         PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
         return -1;
     }
-    item = flow_row(s, id, kind);
+    item = spec->kind == ROW_RECORD ? index_record(s, id, spec) : flow_row(s, id, spec->kind);
     if (item == NULL)
         return -1;
     PyList_SET_ITEM(list, (Py_ssize_t)(*k)++, item);
@@ -303,7 +335,7 @@ static int put_row(PyObject *list, uint64_t *k, const tf_session *s, tf_flow_id 
 
 /* Every flow's row: open ones in opening order, then closed ones in closing
  * order (pcapkit's order). */
-static PyObject *flow_rows(SessionObject *self, enum row_kind kind)
+static PyObject *flow_rows_spec(SessionObject *self, const row_spec *spec)
 {
     const tf_flowtable *t;
     PyObject *list;
@@ -319,11 +351,11 @@ static PyObject *flow_rows(SessionObject *self, enum row_kind kind)
     for (id = 0; id < n; id++) {
         tf_flow_info info;
         tf_flowtable_info(t, id, &info);
-        if (info.open && put_row(list, &k, self->session, id, kind) < 0)
+        if (info.open && put_row(list, &k, self->session, id, spec) < 0)
             goto error;
     }
     for (i = 0; i < tf_flowtable_closed_count(t); i++)
-        if (put_row(list, &k, self->session, tf_flowtable_closed_at(t, i), kind) < 0)
+        if (put_row(list, &k, self->session, tf_flowtable_closed_at(t, i), spec) < 0)
             goto error;
     if (k == n) /* every flow is open or closed */
         return list;
@@ -333,14 +365,41 @@ error:
     return NULL;
 }
 
+static PyObject *flow_rows(SessionObject *self, enum row_kind kind)
+{
+    row_spec spec = {kind, NULL, NULL, NULL};
+
+    return flow_rows_spec(self, &spec);
+}
+
+static PyObject *Session_indexes(SessionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    row_spec spec = {ROW_RECORD, NULL, NULL, NULL};
+
+    if (nargs != 2 || (args[0] != Py_None && !PyUnicode_Check(args[0]))
+        || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "indexes(prefix: str | None, ext: str)");
+        return NULL;
+    }
+    spec.st = tfpy_state_of_type(Py_TYPE(self));
+    if (spec.st == NULL)
+        return NULL;
+    spec.prefix = args[0];
+    spec.ext = args[1];
+    return flow_rows_spec(self, &spec);
+}
+
+static PyObject *Session_get_closed_count(SessionObject *self, void *Py_UNUSED(closure))
+{
+    if (check_usable(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(
+        tf_flowtable_closed_count(tf_session_flowtable(self->session)));
+}
+
 static PyObject *Session_flows(SessionObject *self, PyObject *Py_UNUSED(ignored))
 {
     return flow_rows(self, ROW_FULL);
-}
-
-static PyObject *Session_index_rows(SessionObject *self, PyObject *Py_UNUSED(ignored))
-{
-    return flow_rows(self, ROW_INDEX);
 }
 
 static PyObject *Session_stats_rows(SessionObject *self, PyObject *Py_UNUSED(ignored))
@@ -400,8 +459,9 @@ static PyMethodDef Session_methods[] = {
      "wire_bytes, captured_bytes, syn, fin, rst, src, srcport, dst, dstport) of every flow "
      "(src/dst packed, 4 or 16 bytes): open ones in opening order, then closed ones in closing "
      "order."},
-    {"index_rows", (PyCFunction)Session_index_rows, METH_NOARGS,
-     "index_rows($self, /)\n--\n\n(label, frames, closed) of every flow, in flows() order."},
+    {"indexes", (PyCFunction)(void (*)(void))Session_indexes, METH_FASTCALL,
+     "indexes($self, prefix, ext, /)\n--\n\nThe Index record of every flow, in flows() order; its "
+     "fpout is f'{prefix}{label}{ext}', or None when prefix is None."},
     {"stats_rows", (PyCFunction)Session_stats_rows, METH_NOARGS,
      "stats_rows($self, /)\n--\n\nflows() without label and frames: (closed, first_sec, "
      "first_nsec, last_sec, last_nsec, wire_bytes, captured_bytes, syn, fin, rst, src, srcport, "
@@ -417,6 +477,8 @@ static PyGetSetDef Session_getset[] = {
     {"clamped", (getter)Session_get_clamped, NULL,
      "Records written with a time a pcap file cannot hold (clamped).", NULL},
     {"offset", (getter)Session_get_offset, NULL, "Bytes of the capture consumed so far.", NULL},
+    {"closed_count", (getter)Session_get_closed_count, NULL,
+     "Flows a FIN closed (the last ones of flows()).", NULL},
     {"info", (getter)Session_get_info, NULL, "The capture's global header fields.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -690,34 +690,6 @@ static PyObject *make_dumper(TracerObject *self, PyObject *dumper_class, PyObjec
     return dumper;
 }
 
-/* Index(fpout=fpout, index=frames, label=label) */
-static PyObject *make_index(core_state *st, PyObject *fpout, PyObject *frames, PyObject *label)
-{
-    PyObject *obj, *map = NULL, *rev = NULL;
-
-    if (st->index_factory == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "pcapkit_tcpflow._core._set_defaults() was not called");
-        return NULL;
-    }
-    if (st->index_type == NULL)
-        return PyObject_CallFunctionObjArgs(st->index_factory, fpout, frames, label, NULL);
-    /* what _compat.index_factory() checked equal to the constructor's */
-    obj = PyBaseObject_Type.tp_new((PyTypeObject *)st->index_type, st->empty_tuple, NULL);
-    if (obj == NULL)
-        return NULL;
-    map = PyDict_New();
-    rev = PyDict_New();
-    if (map == NULL || rev == NULL || PyObject_GenericSetAttr(obj, st->s_map, map) < 0
-        || PyObject_GenericSetAttr(obj, st->s_map_reverse, rev) < 0
-        || PyObject_GenericSetAttr(obj, st->s_fpout, fpout) < 0
-        || PyObject_GenericSetAttr(obj, st->s_index, frames) < 0
-        || PyObject_GenericSetAttr(obj, st->s_label, label) < 0)
-        Py_CLEAR(obj);
-    Py_XDECREF(map);
-    Py_XDECREF(rev);
-    return obj;
-}
-
 /* The default of _close_flow: the flow's Index goes to every callback, then
  * to self._stream, as pcapkit's tracer does it. */
 static int close_default(TracerObject *self, PyObject *label, PyObject *frames)
@@ -729,7 +701,7 @@ static int close_default(TracerObject *self, PyObject *label, PyObject *frames)
     fpout = flow_path(self, label, PATH_CLOSED);
     if (fpout == NULL)
         return -1;
-    index = make_index(st, fpout, frames, label);
+    index = tfpy_make_index(st, fpout, frames, label);
     Py_DECREF(fpout);
     if (index == NULL)
         return -1;
@@ -1089,7 +1061,7 @@ static PyObject *Tracer_open_indexes(TracerObject *self, PyObject *Py_UNUSED(ign
             continue;
         fpout = flow_path(self, rec->label, PATH_SUBMIT);
         frames = fpout ? tfpy_frames_tuple(&info) : NULL;
-        index = frames ? make_index(self->st, fpout, frames, rec->label) : NULL;
+        index = frames ? tfpy_make_index(self->st, fpout, frames, rec->label) : NULL;
         Py_XDECREF(fpout);
         Py_XDECREF(frames);
         if (index == NULL || PyList_Append(list, index) < 0) {

@@ -16,9 +16,9 @@
  * would be exceeded.  Deletion uses backward shifting, so there are no
  * tombstones and probe sequences stay short however many flows close.
  *
- * The hash mixes the 48 key bytes as six 64-bit words with a per-table
- * seed (multiply-rotate per word, a full avalanche at the end), so crafted
- * captures cannot aim at one bucket without knowing it.
+ * The hash mixes the 48 key bytes as six 64-bit words with six random
+ * per-table seed words (xor, then 64x64->128-bit multiplies folded to 64
+ * bits), so crafted captures cannot aim at one bucket without knowing them.
  *
  * Each flow keeps its frame numbers as varints (below): the first
  * LOCAL_FRAME_BYTES bytes inside the flow itself, so a short flow needs no
@@ -74,7 +74,7 @@ typedef struct slot {
 struct tf_flowtable {
     const tf_allocator *alloc;
     tf_allocator alloc_copy;
-    uint64_t seed;
+    uint64_t seed[sizeof(tf_flow_key) / 8]; /* one random word per key word */
     flow *flows;
     uint64_t flow_count;
     uint64_t flow_cap;
@@ -101,20 +101,23 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-/* Multiply-rotate over the six key words, then one full mix (every input
- * bit reaches every output bit through the final mix64). */
-static uint32_t key_hash(uint64_t seed, const tf_flow_key *key)
+/* The six key words, each xored with its own seed word, multiplied in
+ * pairs to 128 bits and folded (high half xor low half): the three
+ * products are independent, so they run side by side. */
+static uint64_t fold(uint64_t a, uint64_t b)
 {
-    uint64_t words[sizeof(tf_flow_key) / 8];
-    uint64_t h = seed;
-    size_t i;
+    unsigned __int128 p = (unsigned __int128)a * b;
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
 
-    memcpy(words, key, sizeof(words));
-    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        h = (h ^ words[i]) * UINT64_C(0x9e3779b97f4a7c15);
-        h = (h << 31) | (h >> 33);
-    }
-    h = mix64(h);
+static uint32_t key_hash(const uint64_t seed[6], const tf_flow_key *key)
+{
+    uint64_t w[sizeof(tf_flow_key) / 8];
+    uint64_t h;
+
+    memcpy(w, key, sizeof(w));
+    h = fold(w[0] ^ seed[0], w[1] ^ seed[1]) ^ fold(w[2] ^ seed[2], w[3] ^ seed[3])
+        ^ fold(w[4] ^ seed[4], w[5] ^ seed[5]);
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -131,7 +134,14 @@ tf_status tf_flowtable_new(const tf_allocator *alloc, uint64_t seed, tf_flowtabl
         t->alloc_copy = *alloc;
         t->alloc = &t->alloc_copy;
     }
-    t->seed = mix64(seed ^ UINT64_C(0x5851f42d4c957f2d));
+    {
+        size_t i;
+        uint64_t x = seed ^ UINT64_C(0x5851f42d4c957f2d);
+        for (i = 0; i < sizeof(t->seed) / sizeof(t->seed[0]); i++) {
+            x += UINT64_C(0x9e3779b97f4a7c15);
+            t->seed[i] = mix64(x);
+        }
+    }
     t->slots = tf_reallocarray(t->alloc, NULL, INITIAL_SLOTS, sizeof(slot));
     if (t->slots == NULL) {
         tf_free(t->alloc, t);
@@ -294,11 +304,35 @@ tf_status tf_flowtable_open(tf_flowtable *t, const tf_flow_key *key, tf_flow_id 
     return TF_OK;
 }
 
+/* Gives flow f room for at least `need` more frame bytes. */
+static tf_status grow_frames(const tf_allocator *a, flow *f, uint32_t need)
+{
+    uint64_t cap = f->frames_cap;
+    uint8_t *p;
+
+    while (cap - f->frames_len < need)
+        cap *= 2;
+    if (cap > UINT32_MAX || f->frame_count == UINT32_MAX)
+        return TF_ERR_LIMIT;
+    if (f->frames_cap == LOCAL_FRAME_BYTES) {
+        p = tf_malloc(a, (size_t)cap);
+        if (p != NULL)
+            memcpy(p, f->frames.local, f->frames_len);
+    } else {
+        p = tf_realloc(a, f->frames.heap, (size_t)cap);
+    }
+    if (p == NULL)
+        return TF_ERR_NOMEM;
+    f->frames.heap = p;
+    f->frames_cap = (uint32_t)cap;
+    return TF_OK;
+}
+
 tf_status tf_flowtable_append(tf_flowtable *t, tf_flow_id id, uint64_t frame)
 {
     flow *f;
     uint64_t delta, zz;
-    uint8_t enc[TF_VARINT_MAX];
+    uint8_t enc[TF_VARINT_MAX], *p;
     uint32_t n = 0;
 
     if (id >= t->flow_count || !t->flows[id].open)
@@ -306,29 +340,22 @@ tf_status tf_flowtable_append(tf_flowtable *t, tf_flow_id id, uint64_t frame)
     f = &t->flows[id];
     delta = frame - f->last_frame; /* wraps: any order round-trips */
     zz = (delta << 1) ^ (uint64_t)-(int64_t)(delta >> 63);
+    /* the usual case writes in place; near the end of the room, the bytes
+     * are counted first so that a failed growth changes nothing */
+    p = f->frames_cap - f->frames_len >= TF_VARINT_MAX ? frame_bytes(f) + f->frames_len : enc;
     while (zz >= 0x80) {
-        enc[n++] = (uint8_t)(zz | 0x80);
+        p[n++] = (uint8_t)(zz | 0x80);
         zz >>= 7;
     }
-    enc[n++] = (uint8_t)zz;
-    if (n > f->frames_cap - f->frames_len) {
-        uint64_t cap = (uint64_t)f->frames_cap * 2;
-        uint8_t *p;
-        if (cap > UINT32_MAX || f->frame_count == UINT32_MAX)
-            return TF_ERR_LIMIT;
-        if (f->frames_cap == LOCAL_FRAME_BYTES) {
-            p = tf_malloc(t->alloc, (size_t)cap);
-            if (p != NULL)
-                memcpy(p, f->frames.local, f->frames_len);
-        } else {
-            p = tf_realloc(t->alloc, f->frames.heap, (size_t)cap);
+    p[n++] = (uint8_t)zz;
+    if (p == enc) {
+        if (n > f->frames_cap - f->frames_len) {
+            tf_status st = grow_frames(t->alloc, f, n);
+            if (st != TF_OK)
+                return st;
         }
-        if (p == NULL)
-            return TF_ERR_NOMEM;
-        f->frames.heap = p;
-        f->frames_cap = (uint32_t)cap;
+        memcpy(frame_bytes(f) + f->frames_len, enc, n);
     }
-    memcpy(frame_bytes(f) + f->frames_len, enc, n);
     f->frames_len += n;
     f->last_frame = frame;
     f->frame_count++;
