@@ -9,7 +9,9 @@
  * output file) and the output file's state.
  *
  * Output files: records are gathered per flow in memory and written in
- * chunks (FLUSH_AT bytes a flow, at most PENDING_BUDGET bytes in all), so a
+ * chunks (FLUSH_AT bytes a flow, at most PENDING_BUDGET bytes in all) with
+ * plain descriptors opened relative to the output folder (a flow file
+ * costs open, one writev of header and records, close), so a
  * capture with many more concurrent flows than open files does not reopen
  * a file per packet.  At most max_open_files stay open; the least recently
  * written is closed when another must open, and reopened for appending when
@@ -17,10 +19,12 @@
  * does) when its first records are written; a FIN writes out and closes
  * the flow's file; tf_session_finish writes out the rest.
  */
-#define _POSIX_C_SOURCE 200809L /* fileno, ftruncate */
+#define _POSIX_C_SOURCE 200809L /* openat, ftruncate */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tf.h"
@@ -37,6 +41,7 @@ typedef struct flow_extra {
 /* What it keeps of every flow when it writes flow files. */
 typedef struct flow_out {
     uint8_t *pending;  /* encoded records not yet written */
+    uint64_t size;     /* bytes in the file */
     uint32_t pending_len;
     uint32_t pending_cap;
     uint32_t linktype;
@@ -45,7 +50,7 @@ typedef struct flow_out {
 } flow_out;
 
 typedef struct open_file {
-    FILE *fp;
+    int fd;
     uint64_t flow;
     uint64_t last_use;
 } open_file;
@@ -55,6 +60,7 @@ struct tf_session {
     tf_session_options opt;
     char *dir;
     char *ext;
+    int dirfd;         /* the output folder once a file was opened in it, or -1 */
     tf_reader *reader;
     tf_flowtable *flows;
     flow_extra *extra;
@@ -92,6 +98,7 @@ tf_status tf_session_new(tf_reader *reader, const tf_session_options *opt, const
         return TF_ERR_NOMEM;
     }
     memset(s, 0, sizeof(*s));
+    s->dirfd = -1;
     s->alloc = alloc;
     s->opt = *opt;
     s->reader = reader;
@@ -127,7 +134,7 @@ static tf_status close_slot(tf_session *s, uint32_t slot)
     open_file *f = &s->files[slot];
     tf_status st = TF_OK;
 
-    if (fclose(f->fp) != 0)
+    if (close(f->fd) != 0)
         st = TF_ERR_IO;
     s->out[f->flow].slot = -1;
     s->nfiles--;
@@ -155,6 +162,8 @@ void tf_session_free(tf_session *s)
     tf_free(s->alloc, s->extra);
     tf_free(s->alloc, s->out);
     tf_free(s->alloc, s->files);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
     tf_free(s->alloc, s->dir);
     tf_free(s->alloc, s->ext);
     tf_flowtable_free(s->flows);
@@ -177,57 +186,90 @@ static tf_status close_lru(tf_session *s, char *errbuf)
     return TF_OK;
 }
 
-/* Opens (mode "wb": create, with header) or reopens ("ab") a flow's file. */
+/* Opens a flow's file for appending: created (truncated, as pcapkit does)
+ * when create is set.  Plain descriptors and a descriptor of the folder:
+ * a flow file costs open, one write and close. */
 static tf_status open_flow_file(tf_session *s, uint64_t id, int create, char *errbuf)
 {
-    char path[4096];
+    char name[TF_LABEL_MAX + 512];
     char label[TF_LABEL_MAX];
     flow_out *x = &s->out[id];
-    FILE *fp;
+    int fd, flags = O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
     uint32_t slot;
 
     if (s->nfiles == s->opt.max_open_files && close_lru(s, errbuf) != TF_OK)
         return TF_ERR_IO;
     tf_session_label(s, id, label);
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", s->dir, label, s->ext) >= sizeof(path)) {
+    if ((size_t)snprintf(name, sizeof(name), "%s%s", label, s->ext) >= sizeof(name)
+        || strlen(s->dir) + 1 + strlen(name) >= 4096) {
         snprintf(errbuf, TF_ERRBUF_SIZE, "output path too long");
         return TF_ERR_INVALID;
     }
-    fp = fopen(path, create ? "wb" : "ab");
-    /* Out of descriptors (the process's limit is lower than max_open_files
-     * allows for): give back our own, one at a time. */
-    while (fp == NULL && (errno == EMFILE || errno == ENFILE) && s->nfiles > 0) {
+    for (;;) {
+        if (s->dirfd < 0)
+            s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = s->dirfd < 0 ? -1 : openat(s->dirfd, name, flags, 0666);
+        /* Out of descriptors (the process's limit is lower than
+         * max_open_files allows for): give back our own, one at a time. */
+        if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || s->nfiles == 0)
+            break;
         if (close_lru(s, errbuf) != TF_OK)
             return TF_ERR_IO;
-        fp = fopen(path, create ? "wb" : "ab");
     }
-    if (fp == NULL) {
-        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot open %.400s: %s", path, strerror(errno));
+    if (fd < 0) {
+        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot open %.300s/%.150s: %s", s->dir, name,
+                 strerror(errno));
         return TF_ERR_IO;
     }
-    if (create) {
-        uint8_t hdr[24];
-        tf_pcap_format fmt = s->opt.pcap;
-        fmt.linktype = x->linktype;
-        tf_pcap_encode_header(&fmt, hdr);
-        if (fwrite(hdr, 1, sizeof(hdr), fp) != sizeof(hdr)) {
-            snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.400s: %s", path, strerror(errno));
-            fclose(fp);
-            return TF_ERR_IO;
-        }
-    }
+    if (create)
+        x->size = 0;
     slot = s->nfiles++;
-    s->files[slot].fp = fp;
+    s->files[slot].fd = fd;
     s->files[slot].flow = id;
     s->files[slot].last_use = ++s->clock;
     x->slot = (int32_t)slot;
     return TF_OK;
 }
 
-/* Writes a flow's gathered records to its file. */
+/* Writes the n buffers whole (retrying short writes); *done gets the bytes
+ * written.  0, or -1 with errno set. */
+static int write_all(int fd, struct iovec *iov, int n, uint64_t *done)
+{
+    *done = 0;
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        *done += (uint64_t)w;
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* Writes a flow's gathered records (after the file header when the file
+ * is new) to its file. */
 static tf_status flush_flow(tf_session *s, uint64_t id, char *errbuf)
 {
     flow_out *x = &s->out[id];
+    struct iovec iov[2];
+    uint8_t hdr[24];
+    uint64_t done;
+    int n = 0;
     tf_status st;
 
     if (x->created && x->pending_len == 0)
@@ -236,26 +278,38 @@ static tf_status flush_flow(tf_session *s, uint64_t id, char *errbuf)
         st = open_flow_file(s, id, !x->created, errbuf);
         if (st != TF_OK)
             return st;
-        x->created = 1;
     }
     s->files[x->slot].last_use = ++s->clock;
-    if (x->pending_len) {
-        FILE *fp = s->files[x->slot].fp;
-        long before = ftell(fp);
-        if (fwrite(x->pending, 1, x->pending_len, fp) != x->pending_len || fflush(fp) != 0) {
-            int saved = errno;
-            char label[TF_LABEL_MAX];
-            /* keep whole records only: cut what part of the chunk got out */
-            clearerr(fp);
-            if (before >= 0 && ftruncate(fileno(fp), before) == 0)
-                fseek(fp, before, SEEK_SET);
-            tf_session_label(s, id, label);
-            snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir,
-                     label, s->ext, strerror(saved));
-            errno = saved;
-            return TF_ERR_IO;
-        }
+    if (!x->created) {
+        tf_pcap_format fmt = s->opt.pcap;
+        fmt.linktype = x->linktype;
+        tf_pcap_encode_header(&fmt, hdr);
+        iov[n].iov_base = hdr;
+        iov[n++].iov_len = sizeof(hdr);
     }
+    if (x->pending_len) {
+        iov[n].iov_base = x->pending;
+        iov[n++].iov_len = x->pending_len;
+    }
+    if (write_all(s->files[x->slot].fd, iov, n, &done) != 0) {
+        int saved = errno;
+        char label[TF_LABEL_MAX];
+        /* keep whole records only (and a whole header): cut what part of
+         * the chunk got out */
+        if (!x->created && done >= sizeof(hdr)) {
+            x->created = 1;
+            x->size = sizeof(hdr);
+        }
+        if (ftruncate(s->files[x->slot].fd, (off_t)x->size) != 0)
+            x->size += done; /* could not cut: the file holds what it holds */
+        tf_session_label(s, id, label);
+        snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir,
+                 label, s->ext, strerror(saved));
+        errno = saved;
+        return TF_ERR_IO;
+    }
+    x->created = 1;
+    x->size += done;
     s->pending_total -= x->pending_len;
     tf_free(s->alloc, x->pending);
     x->pending = NULL;
