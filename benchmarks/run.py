@@ -310,6 +310,13 @@ def make_tools(env: Env, mode: dict) -> list[Tool]:
                       lambda c, t: [rel(os.path.join(RESULTS, 'pcap_loop')), rel(c)],
                       parse_pcap_loop, scope='core',
                       note='benchmarks/pcap_loop.c'))
+    writer, shown = compile_c('write_files', ['benchmarks/write_files.c'], ['-std=c11'], [])
+    env.builds['write_files'] = shown
+    tools.append(python_tool(
+        'files-floor', 'flow-file floor: the same files written by write_files.c', 'floor',
+        'write_files SRC TMP: open, one write, close per file (SRC: the files of extract-files)',
+        scope='files', note='benchmarks/write_files.c; only the writing is timed',
+        available=writer is not None, reason='' if writer else shown))
     tools.append(python_tool(
         'read', 'plain read of the file', 'floor',
         "open(F, 'rb', buffering=0).read(1 << 20) until the end", scope='core',
@@ -1098,13 +1105,19 @@ def tables(data: dict) -> str:
         for tool in ('c-core', 'extract-files', 'flows'):
             r = by.get((c['name'], tool))
             row.append(ratio(r['median_s'] / f['median_s']) if r and f else 'n/a')
+        ef, ff = by.get((c['name'], 'extract-files')), by.get((c['name'], 'files-floor'))
+        row.append(ratio(ef['median_s'] / (f['median_s'] + ff['median_s']))
+                   if ef and ff and f else 'n/a')
+        row.append(ratio(ff['median_s'] / e['median_s']) if ff else 'n/a')
         rows.append(row)
     out.append(rst_table(['capture', 'floor s', 'read s', 'extract() s', 'extract() / floor',
                           'extract() / read', 'C core / floor', 'files / floor',
-                          'flows() / floor'], rows) + '\n')
+                          'flows() / floor', 'files / (floor + file floor)',
+                          'file floor / extract()'], rows) + '\n')
     out.append('floor: the bare libpcap loop; read: a plain read of the file; files: '
-               'extract() writing a pcap file per flow; C core: the same C loop without '
-               'Python (csrc/tests/trace_file.c).\n')
+               'extract() writing a pcap file per flow; file floor: writing the same flow '
+               'files and nothing else (benchmarks/write_files.c: open, one write, close '
+               'each); C core: the same C loop without Python (csrc/tests/trace_file.c).\n')
 
     # --- ratios: peers over ours
     out.append(heading("Each peer's time over ours"))

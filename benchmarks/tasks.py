@@ -15,6 +15,8 @@ extract         pcapkit_tcpflow.extract(CAPTURE, nofile=True, trace=True, tcp=Tr
                                         flow_files=False)
 extract-files   pcapkit_tcpflow.extract(CAPTURE, nofile=True, trace=True, tcp=True,
                                         trace_fout=<tmpdir>)
+files-floor     the flow files of extract-files written again by write_files.c
+                (open, one write, close each; only that is timed)
 flows           pcapkit_tcpflow.flows(CAPTURE)                      (pandas DataFrame)
 trace-ours      pcapkit_tcpflow.TCP(<tmpdir>, 'no-output').trace(packet) per packet
 trace-pcapkit   the same with pcapkit.foundation.traceflow.tcp.TCP
@@ -89,6 +91,26 @@ def task_extract_files(path: str, args: argparse.Namespace) -> dict:
         shutil.rmtree(out, ignore_errors=True)
     return {'seconds': seconds, 'packets': ext.length, 'flows': len(ext.trace.tcp),
             'files': files}
+
+
+def task_files_floor(path: str, args: argparse.Namespace) -> dict:
+    """The flow files extract() writes, written again by benchmarks/write_files.c:
+    creating the same files with the same bytes and nothing else."""
+    import subprocess
+
+    import pcapkit_tcpflow
+    if args.idle:
+        return {}
+    tool = os.path.join(HERE, 'results', 'write_files')
+    src, dst = _tmpdir(), _tmpdir()
+    try:
+        pcapkit_tcpflow.extract(path, nofile=True, trace=True, tcp=True, trace_fout=src)
+        out = subprocess.run([tool, src, dst], capture_output=True, text=True, check=True)
+        files, size, seconds = out.stdout.split()
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+        shutil.rmtree(dst, ignore_errors=True)
+    return {'seconds': float(seconds), 'files': int(files), 'bytes': int(size)}
 
 
 def task_flows(path: str, args: argparse.Namespace) -> dict:
@@ -363,6 +385,7 @@ def task_threads(path: str, args: argparse.Namespace) -> dict:
 TASKS = {
     'extract': task_extract,
     'extract-files': task_extract_files,
+    'files-floor': task_files_floor,
     'flows': task_flows,
     'trace-ours': task_trace_ours,
     'trace-pcapkit': task_trace_pcapkit,
