@@ -238,7 +238,9 @@ def test_full_disk_keeps_whole_records_and_the_flows_found(tmp_path):
         for name in os.listdir(mount):
             read_flow_file(str(mount / name))  # whole records only
     finally:
-        subprocess.run(['umount', str(mount)], capture_output=True)
+        umounted = subprocess.run(['umount', str(mount)], capture_output=True)
+    # nothing of ours stays open on the file system (the result is still alive)
+    assert umounted.returncode == 0, umounted.stderr.decode()
 
 
 @pytest.mark.parametrize('caplen', [2**31, 2**32 - 1, 300_000])
@@ -294,3 +296,29 @@ def test_regression_inputs(tmp_path, name):
             return
     for flow in result.trace.tcp:
         read_flow_file(flow.fpout)
+
+
+def test_no_descriptor_stays_open_in_the_output_folder(tmp_path):
+    """Flow files are opened relative to a descriptor of the output folder;
+    once extract() returns, nothing of ours is open there (the folder can be
+    unmounted or removed) though the result keeps its session for .stats."""
+    if not os.path.isdir('/proc/self/fd'):
+        pytest.skip('no /proc/self/fd here')
+    out = tmp_path / 'out'
+    ext = run(SAMPLE, out)
+    assert len(os.listdir(out)) == len(ext.trace.tcp) > 1
+
+    def open_in_out():
+        found = []
+        for fd in os.listdir('/proc/self/fd'):
+            try:
+                target = os.readlink(f'/proc/self/fd/{fd}')
+            except OSError:
+                continue
+            if target == str(out) or target.startswith(str(out) + os.sep):
+                found.append(target)
+        return found
+
+    assert open_in_out() == []
+    assert len(ext.stats) == len(ext.trace.tcp)  # the session is still usable
+    assert open_in_out() == []

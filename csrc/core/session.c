@@ -516,6 +516,12 @@ tf_status tf_session_finish(tf_session *s, char *errbuf)
             st = TF_ERR_IO;
         }
     }
+    /* the output folder is let go of: it can be unmounted or removed while
+     * the caller keeps the session for its flows */
+    if (s->dirfd >= 0) {
+        close(s->dirfd);
+        s->dirfd = -1;
+    }
     return st;
 }
 
