@@ -172,3 +172,55 @@ def test_index_records_made_in_c_equal_the_constructors(tmp_path):
         assert type(record) is Index
         assert vars(record) == vars(built) and record == built and repr(record) == repr(built)
         assert dict(record) == dict(built) and record.fpout.endswith(f'/{record.label}.pcap')
+
+
+def test_submit_from_a_callback_is_what_pcapkit_gives(tmp_path):
+    """A callback may read the tracer: submit() inside it sees the flow that
+    is closing neither open nor closed yet, and caches that (pcapkit does)."""
+    need_pcapkit()
+    from pcapkit.foundation.traceflow.data.tcp import Packet
+
+    def run(klass, root):
+        seen = []
+        tracer = []
+        klass.register_callback(
+            lambda index: seen.append([(i.label, i.index) for i in tracer[0].submit()]))
+        tcp = klass(root, 'pcap')
+        tracer.append(tcp)
+        a, b = ADDRESSES[0], ADDRESSES[4]
+        for n, (src, fin) in enumerate([(a, False), (b, False), (a, True), (b, False),
+                                        (b, True), (a, False)], 1):
+            tcp.trace(Packet(protocol=1, index=n, frame=None, syn=False, fin=fin, src=src,
+                             srcport=1, dst=ADDRESSES[1], dstport=2, timestamp=float(n)))
+            seen.append([(i.label, i.index) for i in tcp.submit()])
+        return seen
+
+    ours = run(type('Ours', (TCP,), {}), str(tmp_path / 'ours'))
+    theirs = run(_pcapkit_class(), str(tmp_path / 'theirs'))
+    assert ours == theirs and len(ours) == 8
+
+
+def test_trace_from_code_run_by_submit_is_refused(tmp_path):
+    """submit() may run Python code (here the output folder's __format__);
+    a trace() from there would change the flows being walked: refused."""
+    class Root:
+        def __init__(self, path):
+            self.path, self.tcp = path, None
+
+        def __format__(self, spec):
+            self.tcp.trace(dict(protocol=1, index=99, frame=None, syn=False, fin=True,
+                                src=ADDRESSES[0], srcport=7, dst=ADDRESSES[1], dstport=8,
+                                timestamp=9.0))
+            return self.path
+
+    root = Root(str(tmp_path))
+    tcp = TCP(str(tmp_path), 'pcap')
+    tcp.trace(dict(protocol=1, index=1, frame=None, syn=False, fin=False, src=ADDRESSES[0],
+                   srcport=1, dst=ADDRESSES[1], dstport=2, timestamp=1.0))
+    tcp._fproot = root
+    root.tcp = tcp
+    with pytest.raises(RuntimeError, match='again'):
+        tcp.submit()
+    root.tcp = None
+    root.__class__.__format__ = lambda self, spec: self.path
+    assert [i.index for i in tcp.submit()] == [(1,)]

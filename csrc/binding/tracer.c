@@ -905,6 +905,23 @@ static int close_flow(TracerObject *self, tf_flow_id id)
     return rc;
 }
 
+/* Holds the tracer while a method other than trace() walks its flows and
+ * may run Python code (a dumper's constructor, __format__ of _fproot):
+ * trace() from that code is refused and other threads wait, so the records
+ * cannot change under the walk.  Inside trace()'s own hooks and callbacks
+ * (this thread holds it already, the records are consistent) it goes on.
+ * *took tells whether to let go (self->owner = 0) afterwards. */
+static int hold(TracerObject *self, int *took)
+{
+    *took = 0;
+    if (self->owner == PyThread_get_thread_ident())
+        return 0;
+    if (enter(self) < 0)
+        return -1;
+    *took = 1;
+    return 0;
+}
+
 PyDoc_STRVAR(Tracer_trace_doc,
 "trace($self, packet, /, *, output=False)\n--\n\n"
 "Trace one packet; return its flow's label, or with output=True the flow's dumper.");
@@ -1005,7 +1022,7 @@ PyDoc_STRVAR(Tracer_open_flows_doc,
 "_open_flows($self, /)\n--\n\n"
 "List (label, frames, dumper, bufid) of the open flows in the order they were opened.");
 
-static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignored))
+static PyObject *open_flows(TracerObject *self)
 {
     PyObject *list = PyList_New(0);
     uint64_t id, count = tf_flowtable_flow_count(self->table);
@@ -1019,14 +1036,13 @@ static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignor
         tf_flowtable_info(self->table, id, &info);
         if (!info.open || rec == NULL)
             continue;
-        dumper = flow_dumper(self, rec);
-        if (dumper == NULL)
-            goto error;
-        bufid = Py_BuildValue("(OiOi)", rec->src, (int)info.key->src_port, rec->dst,
-                              (int)info.key->dst_port);
-        frames = bufid ? tfpy_frames_tuple(&info) : NULL;
-        item = frames ? PyTuple_Pack(4, rec->label, frames, dumper, bufid) : NULL;
-        Py_DECREF(dumper);
+        /* the frames and ports first: info points into the table */
+        frames = tfpy_frames_tuple(&info);
+        bufid = frames ? Py_BuildValue("(OiOi)", rec->src, (int)info.key->src_port, rec->dst,
+                                       (int)info.key->dst_port) : NULL;
+        dumper = bufid ? flow_dumper(self, rec) : NULL;
+        item = dumper ? PyTuple_Pack(4, rec->label, frames, dumper, bufid) : NULL;
+        Py_XDECREF(dumper);
         Py_XDECREF(bufid);
         Py_XDECREF(frames);
         if (item == NULL || PyList_Append(list, item) < 0) {
@@ -1045,7 +1061,20 @@ PyDoc_STRVAR(Tracer_open_indexes_doc,
 "_open_indexes($self, /)\n--\n\n"
 "List of the Index records of the open flows in the order they were opened.");
 
-static PyObject *Tracer_open_indexes(TracerObject *self, PyObject *Py_UNUSED(ignored))
+static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list;
+    int took;
+
+    if (hold(self, &took) < 0)
+        return NULL;
+    list = open_flows(self);
+    if (took)
+        self->owner = 0;
+    return list;
+}
+
+static PyObject *open_indexes(TracerObject *self)
 {
     PyObject *list = PyList_New(0);
     uint64_t id, count = tf_flowtable_flow_count(self->table);
@@ -1059,9 +1088,10 @@ static PyObject *Tracer_open_indexes(TracerObject *self, PyObject *Py_UNUSED(ign
         tf_flowtable_info(self->table, id, &info);
         if (!info.open || rec == NULL)
             continue;
-        fpout = flow_path(self, rec->label, PATH_SUBMIT);
-        frames = fpout ? tfpy_frames_tuple(&info) : NULL;
-        index = frames ? tfpy_make_index(self->st, fpout, frames, rec->label) : NULL;
+        /* the frames first: info points into the table */
+        frames = tfpy_frames_tuple(&info);
+        fpout = frames ? flow_path(self, rec->label, PATH_SUBMIT) : NULL;
+        index = fpout ? tfpy_make_index(self->st, fpout, frames, rec->label) : NULL;
         Py_XDECREF(fpout);
         Py_XDECREF(frames);
         if (index == NULL || PyList_Append(list, index) < 0) {
@@ -1071,6 +1101,19 @@ static PyObject *Tracer_open_indexes(TracerObject *self, PyObject *Py_UNUSED(ign
         }
         Py_DECREF(index);
     }
+    return list;
+}
+
+static PyObject *Tracer_open_indexes(TracerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list;
+    int took;
+
+    if (hold(self, &took) < 0)
+        return NULL;
+    list = open_indexes(self);
+    if (took)
+        self->owner = 0;
     return list;
 }
 
