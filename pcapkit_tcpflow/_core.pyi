@@ -75,7 +75,8 @@ class Tracer:
 
     A subclass sets _fproot, _fdpext, _foutio, _endian, _nnsecd and _stream;
     it may override the hooks _open_flow(label, protocol) -> dumper and
-    _close_flow(label, frames), whose defaults are done in C.
+    _close_flow(label, frames), whose defaults are done in C (the hooks are
+    looked up on the class, not on the instance).
     ``Tracer()`` ignores any constructor arguments (a subclass's
     ``__init__`` takes its own).
     """

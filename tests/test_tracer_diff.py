@@ -224,3 +224,126 @@ def test_trace_from_code_run_by_submit_is_refused(tmp_path):
     root.tcp = None
     root.__class__.__format__ = lambda self, spec: self.path
     assert [i.index for i in tcp.submit()] == [(1,)]
+
+
+def _pkt(index, fin=False, srcport=1):
+    return dict(protocol=1, index=index, frame=None, syn=False, fin=fin, src=ADDRESSES[0],
+                srcport=srcport, dst=ADDRESSES[1], dstport=2, timestamp=1.0)
+
+
+def test_settings_replaced_by_code_the_tracer_runs_do_not_crash(tmp_path):
+    """_fproot's __format__ deletes _fdpext and _endian while a flow opens:
+    the values read before stay in use (run in a child: a crash fails)."""
+    import subprocess
+    import sys
+    import textwrap
+    code = textwrap.dedent(f'''
+        import ipaddress
+        from pcapkit_tcpflow import TCP
+
+        class Root:
+            def __format__(self, spec):
+                for name in ('_fdpext', '_endian', '_nnsecd'):
+                    try:
+                        delattr(tcp, name)
+                    except AttributeError:
+                        pass
+                return {str(tmp_path)!r}
+
+        tcp = TCP({str(tmp_path)!r}, 'pcap')
+        tcp._fproot = Root()
+        a, b = ipaddress.ip_address('10.0.0.1'), ipaddress.ip_address('10.0.0.2')
+        tcp.trace(dict(protocol=1, index=1, frame=None, syn=False, fin=False, src=a,
+                       srcport=1, dst=b, dstport=2, timestamp=1.0))
+        try:
+            tcp.trace(dict(protocol=1, index=2, frame=None, syn=False, fin=False, src=a,
+                           srcport=3, dst=b, dstport=2, timestamp=1.0))
+        except AttributeError as error:
+            print('refused', error)
+        print('alive')
+    ''')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "refused 'TCP' object has no attribute '_endian'", 'alive']
+    assert os.listdir(tmp_path) == ['10.0.0.1_1-10.0.0.2_2-1.0.pcap']
+
+
+def test_lazy_dumper_made_once_when_code_asks_for_it_meanwhile(tmp_path):
+    """Making a flow's no-output dumper runs _fproot's __format__, which asks
+    for the open flows (and so for the same dumper): one dumper results."""
+    class Root:
+        nested = 0
+
+        def __format__(self, spec):
+            if tcp is not None and not self.nested:
+                self.nested += 1
+                tcp._open_flows()  # makes the dumper, one level down
+            return str(tmp_path)
+
+    tcp = None
+    tracer = TCP(str(tmp_path), 'no-output')
+    tracer._fproot = Root()
+    tracer.trace(_pkt(1))
+    tcp = tracer
+    dumper = tracer.trace(_pkt(2), output=True)
+    assert [buf.fpout for buf in tracer._buffer.values()] == [dumper]
+    import gc
+    gc.collect()
+    assert [o for o in gc.get_objects() if type(o) is NullDumper] == [dumper]
+    assert dumper._file == f'{tmp_path}/{tracer.submit()[0].label}'
+
+
+def test_failed_dumper_leaves_the_flow_as_it_was(tmp_path):
+    """trace(fin packet, output=True) whose dumper cannot be made raises and
+    changes nothing: the flow stays open with its frames (atomic)."""
+    class Root:
+        fail = False
+
+        def __format__(self, spec):
+            if self.fail:
+                raise OSError('no folder')
+            return str(tmp_path)
+
+    root = Root()
+    tcp = TCP(str(tmp_path), 'no-output')
+    tcp._fproot = root
+    tcp.trace(_pkt(1))
+    root.fail = True
+    with pytest.raises(OSError, match='no folder'):
+        tcp.trace(_pkt(2, fin=True), output=True)
+    root.fail = False
+    assert [(i.index, i.fpout) for i in tcp.submit()] == [((1,), None)]
+    assert tcp._open_count == 1
+    tcp.trace(_pkt(3, fin=True))
+    assert [i.index for i in tcp.submit()] == [(1, 3)] and tcp._open_count == 0
+
+
+def test_session_walk_refuses_step_from_code_it_runs(tmp_path):
+    """Session.indexes() calls the Index factory: a step() from there would
+    change the flow table under the walk and is refused."""
+    import pathlib
+
+    from pcapkit_tcpflow import _compat, _core
+    from pcapkit_tcpflow.dumpers import NullDumper
+    sample = pathlib.Path(__file__).resolve().parent.parent / 'examples' / 'sample.pcap'
+    session = _core.Session(str(sample), 0, None, '', False, False, 1, False, 1, False)
+    while session.step(1000) != 1:
+        pass
+    session.finish()
+    made = []
+
+    def factory(fpout, index, label):
+        made.append(label)
+        session.step(1)
+        return (fpout, index, label)
+
+    try:
+        _core._set_defaults(factory, None, NullDumper)
+        with pytest.raises(RuntimeError, match='in use'):
+            session.indexes(None, '')
+    finally:
+        _core._set_defaults(_compat.index_factory(), _compat.index_fast_type(), NullDumper)
+    assert len(made) == 1
+    assert len(session.indexes(None, '')) == len(session.flows()) > 1

@@ -348,6 +348,10 @@ static PyObject *flow_rows_spec(SessionObject *self, const row_spec *spec)
     list = PyList_New((Py_ssize_t)n);
     if (list == NULL)
         return NULL;
+    /* The walk makes Python objects, which may run Python code (a
+     * collection's finalizers, the Index factory, another thread): the table
+     * must not change under it, so step() is refused meanwhile. */
+    self->busy = 1;
     for (id = 0; id < n; id++) {
         tf_flow_info info;
         tf_flowtable_info(t, id, &info);
@@ -357,10 +361,13 @@ static PyObject *flow_rows_spec(SessionObject *self, const row_spec *spec)
     for (i = 0; i < tf_flowtable_closed_count(t); i++)
         if (put_row(list, &k, self->session, tf_flowtable_closed_at(t, i), spec) < 0)
             goto error;
-    if (k == n) /* every flow is open or closed */
+    if (k == n) { /* every flow is open or closed */
+        self->busy = 0;
         return list;
+    }
     PyErr_SetString(PyExc_SystemError, "flow table counts disagree");
 error:
+    self->busy = 0;
     Py_DECREF(list);
     return NULL;
 }

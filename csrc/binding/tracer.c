@@ -640,32 +640,39 @@ typedef enum { PATH_DUMPER, PATH_CLOSED, PATH_SUBMIT } path_use;
 static PyObject *flow_path(TracerObject *self, PyObject *label, path_use use)
 {
     core_state *st = self->st;
-    PyObject *root, *ext = NULL, *path;
+    PyObject *root = NULL, *ext = NULL, *path = NULL, *fproot, *fdpext;
     int truth = 1;
 
     if (setting(self, self->fproot, "_fproot") == NULL
         || setting(self, self->fdpext, "_fdpext") == NULL)
         return NULL;
-    if (use == PATH_CLOSED && self->fdpext == Py_None)
-        Py_RETURN_NONE;
+    /* held: the Python code below (truth, __format__) may replace them */
+    fproot = Py_NewRef(self->fproot);
+    fdpext = Py_NewRef(self->fdpext);
+    if (use == PATH_CLOSED && fdpext == Py_None) {
+        path = Py_NewRef(Py_None);
+        goto done;
+    }
     if (use != PATH_CLOSED) {
-        truth = PyObject_IsTrue(self->fdpext);
+        truth = PyObject_IsTrue(fdpext);
         if (truth < 0)
-            return NULL;
-        if (!truth && use == PATH_SUBMIT)
-            Py_RETURN_NONE;
+            goto done;
+        if (!truth && use == PATH_SUBMIT) {
+            path = Py_NewRef(Py_None);
+            goto done;
+        }
     }
-    root = format_text(st, self->fproot);
+    root = format_text(st, fproot);
     if (root == NULL)
-        return NULL;
-    ext = truth ? format_text(st, self->fdpext) : Py_NewRef(st->s_empty);
-    if (ext == NULL) {
-        Py_DECREF(root);
-        return NULL;
-    }
-    path = PyUnicode_FromFormat("%U/%U%U", root, label, ext);
-    Py_DECREF(root);
-    Py_DECREF(ext);
+        goto done;
+    ext = truth ? format_text(st, fdpext) : Py_NewRef(st->s_empty);
+    if (ext != NULL)
+        path = PyUnicode_FromFormat("%U/%U%U", root, label, ext);
+done:
+    Py_XDECREF(root);
+    Py_XDECREF(ext);
+    Py_DECREF(fproot);
+    Py_DECREF(fdpext);
     return path;
 }
 
@@ -679,14 +686,17 @@ static PyObject *make_dumper(TracerObject *self, PyObject *dumper_class, PyObjec
     if (setting(self, self->endian, "_endian") == NULL
         || setting(self, self->nnsecd, "_nnsecd") == NULL)
         return NULL;
+    /* held: flow_path runs Python code that may replace them */
+    args[2] = Py_NewRef(self->endian);
+    args[3] = Py_NewRef(self->nnsecd);
+    Py_INCREF(dumper_class);
     args[0] = flow_path(self, label, PATH_DUMPER);
-    if (args[0] == NULL)
-        return NULL;
     args[1] = protocol;
-    args[2] = self->endian;
-    args[3] = self->nnsecd;
-    dumper = PyObject_Vectorcall(dumper_class, args, 0, self->st->dumper_kwnames);
-    Py_DECREF(args[0]);
+    dumper = args[0] ? PyObject_Vectorcall(dumper_class, args, 0, self->st->dumper_kwnames) : NULL;
+    Py_XDECREF(args[0]);
+    Py_DECREF(args[2]);
+    Py_DECREF(args[3]);
+    Py_DECREF(dumper_class);
     return dumper;
 }
 
@@ -762,21 +772,26 @@ static int hook_is_default(TracerObject *self, PyObject *name, PyObject *default
 static PyObject *flow_dumper(TracerObject *self, flow_rec *rec)
 {
     if (rec->dumper == NULL) {
+        PyObject *made;
         if (self->st->null_dumper == NULL) {
             PyErr_SetString(PyExc_RuntimeError,
                             "pcapkit_tcpflow._core._set_defaults() was not called");
             return NULL;
         }
-        rec->dumper = make_dumper(self, self->st->null_dumper, rec->label, Py_None);
-        if (rec->dumper == NULL)
+        made = make_dumper(self, self->st->null_dumper, rec->label, Py_None);
+        if (made == NULL)
             return NULL;
+        if (rec->dumper == NULL) /* else code run meanwhile made it: keep that one */
+            rec->dumper = made;
+        else
+            Py_DECREF(made);
     }
     return Py_NewRef(rec->dumper);
 }
 
 /* Opens a flow for a packet whose key is not in the table. */
 static int open_flow(TracerObject *self, const packet_view *pkt, const tf_flow_key *key, PyObject *src,
-                     PyObject *dst, tf_flow_id *id)
+                     PyObject *dst, int output, tf_flow_id *id)
 {
     core_state *st = self->st;
     PyObject *timestamp = NULL, *protocol = NULL, *label = NULL, *dumper = NULL;
@@ -818,7 +833,7 @@ static int open_flow(TracerObject *self, const packet_view *pkt, const tf_flow_k
         dumper = PyObject_CallMethodObjArgs((PyObject *)self, st->s_open_flow, label, protocol, NULL);
     else if (setting(self, self->foutio, "_foutio") == NULL)
         goto done;
-    else if (self->foutio != st->null_dumper) /* "no output": made when asked for */
+    else if (self->foutio != st->null_dumper || output) /* "no output": made when asked for */
         dumper = make_dumper(self, self->foutio, label, protocol);
     if (dumper == NULL && PyErr_Occurred())
         goto done;
@@ -988,19 +1003,27 @@ static PyObject *Tracer_trace(TracerObject *self, PyObject *const *args, Py_ssiz
         goto done;
 
     if (tf_flowtable_find_hashed(self->table, &key, hash, &id)) {
+        /* a dumper asked for is made first: if that fails, nothing changed */
+        if (output && self->recs[id]->dumper == NULL) {
+            PyObject *made = flow_dumper(self, self->recs[id]);
+            if (made == NULL)
+                goto done;
+            Py_DECREF(made);
+        }
         status = tf_flowtable_append(self->table, id, frame);
         if (status != TF_OK) {
             tfpy_raise_status(status, NULL);
             goto done;
         }
     } else {
-        if (open_flow(self, &view, &key, src, dst, &id) < 0)
+        if (open_flow(self, &view, &key, src, dst, output, &id) < 0)
             goto done;
         /* Cannot fail: open reserved room for the first frame. */
         tf_flowtable_append(self->table, id, frame);
     }
     Py_CLEAR(self->submit_cache);
 
+    /* the dumper exists when asked for (made above or by open_flow) */
     ret = output ? flow_dumper(self, self->recs[id]) : Py_NewRef(self->recs[id]->label);
     if (ret == NULL)
         goto done;
@@ -1215,7 +1238,8 @@ PyDoc_STRVAR(Tracer_doc,
 "C flow table under pcapkit_tcpflow.TCP; subclass it, do not use it directly.\n"
 "A subclass sets _fproot, _fdpext, _foutio, _endian, _nnsecd and _stream;\n"
 "it may override the hooks _open_flow(label, protocol) -> dumper and\n"
-"_close_flow(label, frames), whose defaults are done in C.");
+"_close_flow(label, frames), whose defaults are done in C (the hooks are\n"
+"looked up on the class, not on the instance).");
 
 static PyType_Slot Tracer_slots[] = {
     {Py_tp_new, Tracer_new},

@@ -296,12 +296,15 @@ static tf_status flush_flow(tf_session *s, uint64_t id, char *errbuf)
         char label[TF_LABEL_MAX];
         /* keep whole records only (and a whole header): cut what part of
          * the chunk got out */
-        if (!x->created && done >= sizeof(hdr)) {
-            x->created = 1;
-            x->size = sizeof(hdr);
+        uint64_t keep = x->size + (!x->created && done >= sizeof(hdr) ? sizeof(hdr) : 0);
+        if (ftruncate(s->files[x->slot].fd, (off_t)keep) == 0) {
+            x->size = keep;
+            x->created = x->created || keep >= sizeof(hdr);
+        } else {
+            /* could not cut: the file holds what it holds */
+            x->size += done;
+            x->created = x->created || done >= sizeof(hdr);
         }
-        if (ftruncate(s->files[x->slot].fd, (off_t)x->size) != 0)
-            x->size += done; /* could not cut: the file holds what it holds */
         tf_session_label(s, id, label);
         snprintf(errbuf, TF_ERRBUF_SIZE, "cannot write %.300s/%.150s%.20s: %s", s->dir,
                  label, s->ext, strerror(saved));

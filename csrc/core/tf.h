@@ -12,6 +12,12 @@
 #ifndef TF_H
 #define TF_H
 
+#if !defined(__SIZEOF_INT128__)
+/* label.c (exact float text) and flowtable.c (the hash) multiply 64-bit
+ * words into 128 bits: GCC and Clang offer that on 64-bit targets. */
+#error "pcapkit_tcpflow's C core needs unsigned __int128 (a 64-bit target with GCC or Clang)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
