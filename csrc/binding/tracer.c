@@ -1084,17 +1084,23 @@ PyDoc_STRVAR(Tracer_open_indexes_doc,
 "_open_indexes($self, /)\n--\n\n"
 "List of the Index records of the open flows in the order they were opened.");
 
-static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignored))
+/* walk(self) with the tracer held (see hold()). */
+static PyObject *held_walk(TracerObject *self, PyObject *(*walk)(TracerObject *))
 {
     PyObject *list;
     int took;
 
     if (hold(self, &took) < 0)
         return NULL;
-    list = open_flows(self);
+    list = walk(self);
     if (took)
         self->owner = 0;
     return list;
+}
+
+static PyObject *Tracer_open_flows(TracerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return held_walk(self, open_flows);
 }
 
 static PyObject *open_indexes(TracerObject *self)
@@ -1129,15 +1135,21 @@ static PyObject *open_indexes(TracerObject *self)
 
 static PyObject *Tracer_open_indexes(TracerObject *self, PyObject *Py_UNUSED(ignored))
 {
-    PyObject *list;
-    int took;
+    return held_walk(self, open_indexes);
+}
 
-    if (hold(self, &took) < 0)
-        return NULL;
-    list = open_indexes(self);
-    if (took)
-        self->owner = 0;
-    return list;
+/* The arguments of a hook called from Python: (label: str, other). */
+static int hook_args(const char *name, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 2 arguments (%zd given)", name, nargs);
+        return -1;
+    }
+    if (!PyUnicode_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "%s() label must be a str", name);
+        return -1;
+    }
+    return 0;
 }
 
 PyDoc_STRVAR(Tracer_open_flow_doc,
@@ -1148,14 +1160,8 @@ PyDoc_STRVAR(Tracer_open_flow_doc,
 
 static PyObject *Tracer_open_flow_hook(TracerObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "_open_flow() takes 2 arguments (%zd given)", nargs);
+    if (hook_args("_open_flow", args, nargs) < 0)
         return NULL;
-    }
-    if (!PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "_open_flow() label must be a str");
-        return NULL;
-    }
     if (setting(self, self->foutio, "_foutio") == NULL)
         return NULL;
     return make_dumper(self, self->foutio, args[0], args[1]);
@@ -1168,14 +1174,8 @@ PyDoc_STRVAR(Tracer_close_flow_doc,
 
 static PyObject *Tracer_close_flow_hook(TracerObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "_close_flow() takes 2 arguments (%zd given)", nargs);
+    if (hook_args("_close_flow", args, nargs) < 0)
         return NULL;
-    }
-    if (!PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "_close_flow() label must be a str");
-        return NULL;
-    }
     if (close_default(self, args[0], args[1]) < 0)
         return NULL;
     Py_RETURN_NONE;
